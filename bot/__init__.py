@@ -1,0 +1,1 @@
+"""Slack Assistant Bridge: config, backends, scheduler jobs, Slack delivery, CLI and app factory."""

@@ -1,0 +1,179 @@
+"""The app factory: builds every part of the bridge from the settings and wires them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Coroutine
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from slack_bolt.async_app import AsyncApp
+from sqlalchemy import text
+
+from bot import backends, slack
+from bot.assistants import assistants_from_settings
+from bot.config import Settings
+from bot.delivery import Deliverer
+from bot.engine import TurnEngine
+from bot.messages import EMPTY_MESSAGE_HINT
+from bot.polling import PollPlanner
+from handlers import events
+from handlers.routing import Incoming
+from storage import leases, queue, replies, turns
+from storage.db import Database
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 5.0
+
+
+class Bridge:
+    """One process's bridge: Bolt app, turn engine, deliverer and the scheduler that clocks them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        lease = timedelta(seconds=settings.lease_seconds)
+        self.db = Database(settings.database_url)
+        self.slack_client = slack.build_client(settings)
+        self.poster = slack.SlackPoster(self.slack_client)
+        self.openai_client = backends.build_client(settings)
+        self.assistants = assistants_from_settings(settings)
+        self.deliverer = Deliverer(db=self.db, poster=self.poster, owner=self.owner, lease=lease)
+        self.engine = TurnEngine(
+            db=self.db,
+            backends=backends.Backends(self.openai_client),
+            assistants=self.assistants,
+            owner=self.owner,
+            lease=lease,
+            planner=PollPlanner(base=settings.poll_interval, ceiling=settings.poll_interval_max),
+            on_finished=self.deliverer.deliver,
+        )
+        self.engine.schedule = self._schedule_turn
+        # Missed wake-ups still run (misfire_grace_time=None): a late poll beats a lost one.
+        self.scheduler = AsyncIOScheduler(
+            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 10},
+            timezone="UTC",
+        )
+        self.bolt = AsyncApp(
+            token=settings.slack_bot_token,
+            signing_secret=settings.slack_signing_secret or "socket-mode-needs-no-secret",
+            client=self.slack_client,
+            process_before_response=True,
+            request_verification_enabled=bool(settings.slack_signing_secret),
+        )
+        events.register(
+            self.bolt,
+            db=self.db,
+            settings=settings,
+            on_accepted=self._on_accepted,
+            on_empty=self._on_empty,
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        """Run `coro` in the background; keep a reference, log what it raises."""
+        if self._stopping:
+            coro.close()
+            return
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+    def _on_accepted(self, incoming: Incoming) -> None:
+        self.spawn(
+            self.poster.set_working(channel=incoming.channel_id, ts=incoming.ts, working=True),
+            "reaction",
+        )
+        self.spawn(self.engine.dispatch(incoming.key), f"dispatch {incoming.key}")
+
+    def _on_empty(self, incoming: Incoming) -> None:
+        self.spawn(
+            self.poster.post_hint(
+                channel=incoming.channel_id,
+                user=incoming.user_id,
+                thread_ts=incoming.reply_thread_ts,
+                text=EMPTY_MESSAGE_HINT,
+            ),
+            "hint",
+        )
+
+    def _schedule_turn(self, turn_id: int, when: datetime) -> None:
+        if self._stopping:
+            return
+        self.scheduler.add_job(
+            self._fire_advance,
+            "date",
+            run_date=when,
+            args=[turn_id],
+            id=f"turn-{turn_id}",
+            replace_existing=True,
+        )
+
+    # Scheduler jobs only hand work to `spawn`: APScheduler cancels the jobs it is running
+    # when it shuts down, while `stop` lets spawned work finish.
+    async def _fire_advance(self, turn_id: int) -> None:
+        self.spawn(self.engine.advance(turn_id), f"advance turn {turn_id}")
+
+    async def _fire_sweep(self) -> None:
+        self.spawn(self.sweep(), "sweep")
+
+    async def sweep(self) -> None:
+        """The safety net: resume orphaned turns, queued messages and undelivered replies."""
+        async with self.db.session() as session:
+            orphaned = await turns.orphaned_turns(session=session)
+            waiting = await queue.pending_keys(session=session)
+            undelivered = await replies.due_reply_turns(session=session)
+        for turn_id in orphaned:
+            self.spawn(self.engine.advance(turn_id), f"resume turn {turn_id}")
+        for key in waiting:
+            self.spawn(self.engine.dispatch(key), f"dispatch {key}")
+        for turn_id in undelivered:
+            self.spawn(self.deliverer.deliver(turn_id), f"deliver turn {turn_id}")
+
+    async def start(self) -> None:
+        if self.db.is_sqlite:
+            # SQLite is the single-process setup: whatever a previous process held is ours now.
+            async with self.db.session() as session:
+                await leases.release_all(session=session)
+        self.scheduler.start()
+        self.scheduler.add_job(
+            self._fire_sweep, "interval", seconds=SWEEP_SECONDS, id="sweep", next_run_time=utcnow()
+        )
+
+    async def stop(self, *, grace: float = 15.0) -> None:
+        """Stop taking work, let running steps finish (up to `grace` s), hand over the rest."""
+        self._stopping = True
+        self.scheduler.shutdown(wait=False)
+        if self._tasks:
+            _, pending = await asyncio.wait(list(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+        try:
+            async with self.db.session() as session:
+                await leases.release_owned(session=session, owner=self.owner)
+        except Exception:
+            log.exception("could not release this process's claims; they expire on their own")
+        await self.openai_client.close()
+        await self.db.close()
+
+    async def database_ok(self) -> bool:
+        try:
+            async with asyncio.timeout(3), self.db.session() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception:
+            log.warning("health check: database unreachable", exc_info=True)
+            return False
+        return True

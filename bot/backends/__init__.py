@@ -1,0 +1,37 @@
+"""OpenAI backends behind one small interface: Responses (default) and Assistants (`asst_…`)."""
+
+from __future__ import annotations
+
+from openai import AsyncOpenAI
+
+from bot.assistants import Assistant
+from bot.backends.assistants import AssistantsBackend
+from bot.backends.base import Backend, RunState, RunStatus
+from bot.backends.responses import ResponsesBackend
+from bot.config import Settings
+
+__all__ = ["Backend", "Backends", "RunState", "RunStatus", "build_client"]
+
+
+def build_client(settings: Settings) -> AsyncOpenAI:
+    """The one OpenAI client of the process; `OPENAI_BASE_URL` is read by the SDK itself."""
+    return AsyncOpenAI(
+        api_key=settings.openai_api_key,
+        base_url=settings.openai_base_url or None,
+        timeout=60.0,
+    )
+
+
+class Backends:
+    """Picks the backend that serves an assistant."""
+
+    def __init__(self, client: AsyncOpenAI) -> None:
+        self.client = client
+        self.responses = ResponsesBackend(client)
+        self.assistants = AssistantsBackend(client)
+
+    def for_assistant(self, assistant: Assistant) -> Backend:
+        return self.assistants if assistant.kind == "assistants" else self.responses
+
+    def by_kind(self, kind: str) -> Backend:
+        return self.assistants if kind == "assistants" else self.responses

@@ -1,0 +1,118 @@
+"""Settings: the environment (and `.env`) read once into one typed object."""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+
+from dotenv import load_dotenv
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+DEFAULT_MODEL = "gpt-5-mini"
+DEFAULT_INSTRUCTIONS = (
+    "You are a helpful assistant in a company's Slack workspace. Answer clearly and concisely; "
+    "use Markdown where it helps."
+)
+
+
+class ChannelScope(StrEnum):
+    """What shares one assistant conversation in a channel."""
+
+    CHANNEL = "channel"
+    THREAD = "thread"
+    USER = "user"
+
+
+class Settings(BaseSettings):
+    """Every setting of the bridge. Only this module reads `os.environ`."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    slack_bot_token: str = ""
+    slack_signing_secret: str = ""
+    slack_app_token: str = ""
+    slack_api_url: str = "https://slack.com/api/"
+    openai_api_key: str = ""
+    openai_base_url: str = ""
+    openai_model: str = DEFAULT_MODEL
+    assistant_instructions: str = DEFAULT_INSTRUCTIONS
+    openai_assistant_id: str = ""
+    assistants_file: str = ""
+    channel_scope: ChannelScope = ChannelScope.CHANNEL
+    database_url: str = "sqlite:///bridge.db"
+    port: int = Field(default=3000, ge=1, le=65535)
+    log_level: str = Field(default="INFO", pattern=r"^(?i:debug|info|warning|error)$")
+    # How often a running turn is polled, in seconds, and how long a process's claim on a
+    # turn or reply lasts before another process may take it over (CONTRACT: within 60 s).
+    poll_interval: float = Field(default=0.25, gt=0, le=30)
+    poll_interval_max: float = Field(default=3.0, gt=0, le=60)
+    lease_seconds: float = Field(default=30.0, ge=2, le=50)
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, value: str) -> str:
+        return _prefixed(value, "xoxb-", "a bot token starting with xoxb-")
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: str) -> str:
+        return _prefixed(value, "xapp-", "an app-level token starting with xapp-")
+
+    @field_validator("openai_assistant_id")
+    @classmethod
+    def _assistant_id(cls, value: str) -> str:
+        return _prefixed(value, "asst_", "an Assistants API id starting with asst_")
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    def require(self, *, http: bool) -> None:
+        """Fail with a message naming every required variable that is unset."""
+        missing = [
+            name
+            for name, value, needed in (
+                ("SLACK_BOT_TOKEN", self.slack_bot_token, True),
+                ("SLACK_SIGNING_SECRET", self.slack_signing_secret, http),
+                ("SLACK_APP_TOKEN", self.slack_app_token, not http),
+                ("OPENAI_API_KEY", self.openai_api_key, True),
+            )
+            if needed and not value
+        ]
+        if missing:
+            raise ConfigError(f"missing required environment variable(s): {', '.join(missing)}")
+
+
+def _prefixed(value: str, prefix: str, what: str) -> str:
+    # The message never repeats the value: it may be a secret pasted into the wrong variable.
+    if value and not value.startswith(prefix):
+        raise ValueError(f"must be {what}")
+    return value
+
+
+def load_settings(env_file: str | Path | None = ".env") -> Settings:
+    """Read `.env` (without overriding the real environment), then the environment."""
+    if env_file is not None and Path(env_file).is_file():
+        load_dotenv(env_file, override=False)
+    try:
+        return Settings.model_validate(_from_environ())
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{str(err['loc'][0]).upper()} {err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
+            if err["loc"]
+        )
+        raise ConfigError(f"invalid environment: {problems}") from None
+
+
+def _from_environ() -> dict[str, str]:
+    # Empty variables count as unset, as in a `.env` copied from `.env.example`.
+    fields = Settings.model_fields
+    return {
+        name: value for name in fields if (value := os.environ.get(name.upper(), "").strip()) != ""
+    }

@@ -1,0 +1,28 @@
+"""Every sentence users see from the bridge itself, in one place. Never exception text."""
+
+from __future__ import annotations
+
+EMPTY_MESSAGE_HINT = (
+    "Ask me something after the mention, for example: _@assistant summarise this thread_."
+)
+EMPTY_ANSWER = "_The assistant finished without writing an answer. Please try rephrasing._"
+RUN_FAILED = "Sorry, the assistant ran into an error and could not answer. Please try again."
+RUN_CANCELLED = "The assistant's run was cancelled before it answered. Please ask again."
+RUN_EXPIRED = "The assistant took too long and its run expired. Please ask again."
+RUN_INCOMPLETE = (
+    "The answer stopped early ({reason}). Ask me to continue, or ask a shorter question."
+)
+RUN_REJECTED = (
+    "Sorry, OpenAI refused this request, so there is no answer. "
+    "An admin can find the reason in the bridge's log."
+)
+
+
+def incomplete(reason: str | None) -> str:
+    readable = {
+        "max_output_tokens": "it reached the maximum answer length",
+        "max_prompt_tokens": "the conversation is longer than the model accepts",
+        "max_completion_tokens": "it reached the maximum answer length",
+        "content_filter": "the content filter stopped it",
+    }.get(reason or "", "the model stopped before finishing")
+    return RUN_INCOMPLETE.format(reason=readable)

@@ -1,0 +1,68 @@
+"""`assistant-bridge serve`: migrate, then serve Slack over HTTP or Socket Mode until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+from bot.app import Bridge
+from bot.config import Settings
+from bot.errors import DatabaseUnavailable
+from bot.web import build_web_app
+from storage.db import safe_url
+from storage.migrate import SQLAlchemyError, migrate
+
+log = logging.getLogger(__name__)
+
+# Heroku sends SIGKILL 30 s after SIGTERM; leave room to hand over claims.
+SHUTDOWN_GRACE = 15.0
+
+
+def apply_migrations(settings: Settings) -> None:
+    try:
+        migrate(settings.database_url)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise DatabaseUnavailable(
+            f"cannot use the database at {safe_url(settings.database_url)}: {reason}"
+        ) from None
+
+
+async def serve(settings: Settings, *, socket_mode: bool) -> None:
+    await asyncio.to_thread(apply_migrations, settings)
+    bridge = Bridge(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    runner = web.AppRunner(build_web_app(bridge, slack_routes=not socket_mode), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "0.0.0.0", settings.port)
+    try:
+        await site.start()
+    except OSError as exc:
+        if not socket_mode:
+            await bridge.stop(grace=0)
+            raise
+        log.warning("health endpoint not served: port %s: %s", settings.port, exc.strerror)
+    await bridge.start()
+    socket_handler = None
+    if socket_mode:
+        socket_handler = AsyncSocketModeHandler(bridge.bolt, settings.slack_app_token)
+        await socket_handler.connect_async()  # type: ignore[no-untyped-call]
+        log.info("connected to Slack in Socket Mode")
+    else:
+        log.info("listening for Slack on http://0.0.0.0:%s/slack/events", settings.port)
+    await stop.wait()
+    log.info("stopping: finishing running steps, handing over the rest")
+    if socket_handler is not None:
+        await socket_handler.close_async()  # type: ignore[no-untyped-call]
+    await site.stop()
+    await bridge.stop(grace=SHUTDOWN_GRACE)
+    await runner.cleanup()
+    log.info("stopped")

@@ -1,0 +1,102 @@
+"""The Slack Web API client, and the calls the bridge makes with it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Settings
+from bot.render import fallback_text, markdown_blocks
+
+log = logging.getLogger(__name__)
+
+WORKING_REACTION = "hourglass_flowing_sand"
+REPLY_EVENT_TYPE = "assistant_bridge_reply"
+# Errors after which posting to that conversation can never succeed: stop, log, move on.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "msg_too_long",
+        "invalid_blocks",
+        "no_text",
+        "restricted_action",
+        "cannot_reply_to_message",
+        "thread_not_found",
+        "invalid_auth",
+        "account_inactive",
+        "token_revoked",
+        "missing_scope",
+        "not_authed",
+        "user_not_found",
+        "channel_is_archived",
+    }
+)
+
+
+def build_client(settings: Settings) -> AsyncWebClient:
+    """`SLACK_API_URL` honoured; 429s waited out (Retry-After) by slack_sdk's handler,
+    which is not on by default."""
+    return AsyncWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+
+
+def error_code(exc: SlackApiError) -> str:
+    data: Any = exc.response.data if exc.response is not None else None
+    if isinstance(data, dict):
+        return str(data.get("error") or "unknown_error")
+    return f"http_{exc.response.status_code}" if exc.response is not None else "unknown_error"
+
+
+class SlackPoster:
+    """Posts replies and hints, and sets the "working" reaction."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+
+    async def post_reply(
+        self, *, channel: str, thread_ts: str | None, markdown: str, reply_id: int
+    ) -> str:
+        """Post one reply part; the metadata names the part, so a post can be recognised later."""
+        response = await self.client.chat_postMessage(
+            channel=channel,
+            thread_ts=thread_ts,
+            text=fallback_text(markdown),
+            blocks=markdown_blocks(markdown),
+            metadata={"event_type": REPLY_EVENT_TYPE, "event_payload": {"reply_id": reply_id}},
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return str(response["ts"])
+
+    async def post_hint(self, *, channel: str, user: str, thread_ts: str | None, text: str) -> None:
+        try:
+            await self.client.chat_postEphemeral(
+                channel=channel, user=user, thread_ts=thread_ts, text=text
+            )
+        except SlackApiError as exc:
+            log.warning("could not post a hint in %s: %s", channel, error_code(exc))
+
+    async def set_working(self, *, channel: str, ts: str, working: bool) -> None:
+        """Add or remove the "working" reaction: cosmetic, so failures are only logged."""
+        call = self.client.reactions_add if working else self.client.reactions_remove
+        try:
+            await call(channel=channel, timestamp=ts, name=WORKING_REACTION)
+        except SlackApiError as exc:
+            code = error_code(exc)
+            if code not in ("already_reacted", "no_reaction", "message_not_found"):
+                log.info("reaction %s on %s failed: %s", "add" if working else "remove", ts, code)

@@ -1,0 +1,127 @@
+"""Message and mention listeners: filter, store the message (the queue), hand it over.
+
+The message is stored before Bolt acks (process_before_response), so a message Slack
+saw acknowledged is never lost; a listener error still acks 200, and the database, not
+the HTTP status, guarantees the work gets done.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.config import Settings
+from handlers.routing import (
+    Incoming,
+    is_from_bot,
+    is_user_message,
+    mentions,
+    route_channel,
+    route_direct,
+)
+from storage import queue
+from storage.db import Database
+from storage.models import InboundMessage
+
+log = logging.getLogger(__name__)
+
+Hook = Callable[[Incoming], None]
+
+
+def register(
+    app: AsyncApp, *, db: Database, settings: Settings, on_accepted: Hook, on_empty: Hook
+) -> None:
+    """Attach the listeners. `on_accepted` / `on_empty` must return at once (they schedule)."""
+
+    async def store(incoming: Incoming, event_id: str | None) -> None:
+        if not incoming.text:
+            on_empty(incoming)
+            return
+        async with db.session() as session:
+            if incoming.is_mention and incoming.reply_thread_ts:
+                await queue.remember_bot_thread(
+                    session=session,
+                    channel_id=incoming.channel_id,
+                    thread_ts=incoming.reply_thread_ts,
+                )
+            is_new = await queue.enqueue_message(
+                session=session,
+                message=InboundMessage(
+                    key=incoming.key,
+                    team_id=incoming.team_id,
+                    channel_id=incoming.channel_id,
+                    user_id=incoming.user_id,
+                    message_ts=incoming.ts,
+                    reply_thread_ts=incoming.reply_thread_ts,
+                    event_id=event_id,
+                    text=incoming.text,
+                ),
+            )
+        if is_new:
+            on_accepted(incoming)
+        else:
+            log.debug(
+                "message %s/%s already stored (retry or duplicate)",
+                incoming.channel_id,
+                incoming.ts,
+            )
+
+    @app.event("app_mention")
+    async def on_mention(body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
+        bot_user_id = context.get("bot_user_id")
+        if is_from_bot(event, bot_user_id) or not is_user_message(event):
+            return
+        if event.get("channel_type") == "im" or not event.get("channel"):
+            return
+        incoming = route_channel(
+            body, event, bot_user_id=bot_user_id, scope=settings.channel_scope, is_mention=True
+        )
+        await store(incoming, body.get("event_id"))
+
+    @app.event("message")
+    async def on_message(body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
+        bot_user_id = context.get("bot_user_id")
+        if is_from_bot(event, bot_user_id) or not is_user_message(event):
+            return
+        if not event.get("channel") or not event.get("ts"):
+            return
+        if event.get("channel_type") == "im":
+            await store(route_direct(body, event, bot_user_id), body.get("event_id"))
+            return
+        text = str(event.get("text") or "")
+        if mentions(text, bot_user_id):
+            # The same message also arrives as `app_mention`; both map to one stored row.
+            incoming = route_channel(
+                body,
+                event,
+                bot_user_id=bot_user_id,
+                scope=settings.channel_scope,
+                is_mention=True,
+            )
+            await store(incoming, body.get("event_id"))
+            return
+        thread_ts = event.get("thread_ts")
+        if not thread_ts:
+            return
+        async with db.session() as session:
+            followed = await queue.is_bot_thread(
+                session=session, channel_id=str(event["channel"]), thread_ts=str(thread_ts)
+            )
+        if followed:
+            incoming = route_channel(
+                body,
+                event,
+                bot_user_id=bot_user_id,
+                scope=settings.channel_scope,
+                is_mention=False,
+            )
+            await store(incoming, body.get("event_id"))
+
+    @app.event(re.compile(".*"))
+    async def on_other_event() -> None:
+        # Unhandled events answer 200: a 404 would make Slack retry them.
+        return

@@ -1,0 +1,101 @@
+"""Decide whether a Slack message event is a turn, and for which conversation key."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from bot.config import ChannelScope
+
+# Subtypes that are a person writing: answered. Every other subtype (edits, deletions,
+# joins, topic changes, bot messages…) starts no run.
+USER_SUBTYPES = frozenset({None, "file_share", "thread_broadcast", "me_message"})
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A user's message the bridge will answer, with where the answer goes."""
+
+    key: str
+    team_id: str
+    channel_id: str
+    user_id: str
+    ts: str
+    text: str
+    reply_thread_ts: str | None
+    is_mention: bool
+
+
+def is_from_bot(event: dict[str, Any], bot_user_id: str | None) -> bool:
+    return bool(
+        event.get("bot_id")
+        or event.get("subtype") == "bot_message"
+        or (bot_user_id is not None and event.get("user") == bot_user_id)
+    )
+
+
+def is_user_message(event: dict[str, Any]) -> bool:
+    return event.get("subtype") in USER_SUBTYPES and bool(event.get("user"))
+
+
+def mentions(text: str, bot_user_id: str | None) -> bool:
+    return bot_user_id is not None and f"<@{bot_user_id}" in text
+
+
+def strip_mention(text: str, bot_user_id: str | None) -> str:
+    if bot_user_id is None:
+        return text.strip()
+    return re.sub(rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>", "", text).strip()
+
+
+def channel_key(*, scope: ChannelScope, team: str, channel: str, user: str, thread_ts: str) -> str:
+    match scope:
+        case ChannelScope.THREAD:
+            return f"thread:{team}/{channel}/{thread_ts}"
+        case ChannelScope.USER:
+            return f"member:{team}/{channel}/{user}"
+        case _:
+            return f"channel:{team}/{channel}"
+
+
+def team_of(body: dict[str, Any], event: dict[str, Any]) -> str:
+    return str(event.get("team") or body.get("team_id") or "")
+
+
+def route_direct(body: dict[str, Any], event: dict[str, Any], bot_user_id: str | None) -> Incoming:
+    """A DM: the user's own conversation; the reply goes into the DM (its thread, if any)."""
+    team, user = team_of(body, event), str(event["user"])
+    return Incoming(
+        key=f"user:{team}/{user}",
+        team_id=team,
+        channel_id=str(event["channel"]),
+        user_id=user,
+        ts=str(event["ts"]),
+        text=strip_mention(str(event.get("text") or ""), bot_user_id),
+        reply_thread_ts=event.get("thread_ts"),
+        is_mention=False,
+    )
+
+
+def route_channel(
+    body: dict[str, Any],
+    event: dict[str, Any],
+    *,
+    bot_user_id: str | None,
+    scope: ChannelScope,
+    is_mention: bool,
+) -> Incoming:
+    """A mention or a bot-thread follow-up: the reply goes into the Slack thread."""
+    team, channel, user = team_of(body, event), str(event["channel"]), str(event["user"])
+    thread_ts = str(event.get("thread_ts") or event["ts"])
+    return Incoming(
+        key=channel_key(scope=scope, team=team, channel=channel, user=user, thread_ts=thread_ts),
+        team_id=team,
+        channel_id=channel,
+        user_id=user,
+        ts=str(event["ts"]),
+        text=strip_mention(str(event.get("text") or ""), bot_user_id),
+        reply_thread_ts=thread_ts,
+        is_mention=is_mention,
+    )

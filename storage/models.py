@@ -1,0 +1,147 @@
+"""All tables of the bridge, in one place."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, Index, String, Text, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Aware UTC, which SQLModel's datetime columns require."""
+    return datetime.now(UTC)
+
+
+class TurnStatus:
+    """Where a turn is: created but not yet started at OpenAI, running, or finished."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    DONE = "done"
+
+
+class ReplyStatus:
+    """Where a reply part is on its way to Slack."""
+
+    PENDING = "pending"
+    POSTED = "posted"
+    FAILED = "failed"
+
+
+class Conversation(SQLModel, table=True):
+    """One key's conversation with one assistant (Responses `conv_…` / Assistants `thread_…`).
+
+    `retired_at` is set by a reset; the row stays, as the record of the old conversation.
+    """
+
+    __table_args__ = (
+        Index(
+            "uq_conversation_current",
+            "key",
+            "assistant",
+            unique=True,
+            sqlite_where=text("retired_at IS NULL"),
+            postgresql_where=text("retired_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_column=Column(String(255), nullable=False, index=True))
+    assistant: str = Field(sa_column=Column(String(100), nullable=False))
+    backend: str = Field(sa_column=Column(String(20), nullable=False))
+    openai_id: str | None = Field(default=None, sa_column=Column(String(100)))
+    created_at: datetime = Field(default_factory=utcnow)
+    retired_at: datetime | None = None
+
+
+class InboundMessage(SQLModel, table=True):
+    """A Slack message accepted for the assistant: the durable queue, one row per Slack message."""
+
+    __tablename__ = "inbound_message"
+    # Slack retries and a mention delivered both as `app_mention` and as a channel message
+    # carry the same channel and ts: the constraint makes them one row.
+    __table_args__ = (UniqueConstraint("channel_id", "message_ts", name="uq_inbound_message"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_column=Column(String(255), nullable=False, index=True))
+    team_id: str = Field(sa_column=Column(String(32), nullable=False))
+    channel_id: str = Field(sa_column=Column(String(32), nullable=False))
+    user_id: str = Field(sa_column=Column(String(32), nullable=False))
+    message_ts: str = Field(sa_column=Column(String(32), nullable=False))
+    reply_thread_ts: str | None = Field(default=None, sa_column=Column(String(32)))
+    event_id: str | None = Field(default=None, sa_column=Column(String(64)))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    received_at: datetime = Field(default_factory=utcnow)
+    turn_id: int | None = Field(default=None, index=True)
+
+
+class BotThread(SQLModel, table=True):
+    """A Slack thread the bridge answers in: later messages there need no mention."""
+
+    __tablename__ = "bot_thread"
+
+    channel_id: str = Field(sa_column=Column(String(32), primary_key=True))
+    thread_ts: str = Field(sa_column=Column(String(32), primary_key=True))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Turn(SQLModel, table=True):
+    """One run of the assistant over the messages queued for a conversation.
+
+    At most one unfinished turn per conversation: the API refuses a second one
+    (400 `conversation_locked` / "Can't add messages … while a run … is active").
+    """
+
+    __table_args__ = (
+        Index(
+            "uq_turn_open",
+            "conversation_id",
+            unique=True,
+            sqlite_where=text("status <> 'done'"),
+            postgresql_where=text("status <> 'done'"),
+        ),
+        Index("ix_turn_due", "status", "next_poll_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_column=Column(String(255), nullable=False, index=True))
+    conversation_id: int = Field(foreign_key="conversation.id")
+    status: str = Field(default=TurnStatus.STARTING, sa_column=Column(String(20), nullable=False))
+    outcome: str | None = Field(default=None, sa_column=Column(String(40)))
+    run_id: str | None = Field(default=None, sa_column=Column(String(100)))
+    channel_id: str = Field(sa_column=Column(String(32), nullable=False))
+    thread_ts: str | None = Field(default=None, sa_column=Column(String(32)))
+    owner: str | None = Field(default=None, sa_column=Column(String(100)))
+    lease_until: datetime | None = None
+    next_poll_at: datetime | None = None
+    polls: int = 0
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Reply(SQLModel, table=True):
+    """One Slack message to post for a turn: the outbox. A long answer is several parts."""
+
+    __table_args__ = (
+        UniqueConstraint("turn_id", "seq", name="uq_reply_part"),
+        Index("ix_reply_pending", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    turn_id: int = Field(foreign_key="turn.id")
+    seq: int = 0
+    channel_id: str = Field(sa_column=Column(String(32), nullable=False))
+    thread_ts: str | None = Field(default=None, sa_column=Column(String(32)))
+    markdown: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default=ReplyStatus.PENDING, sa_column=Column(String(20), nullable=False))
+    owner: str | None = Field(default=None, sa_column=Column(String(100)))
+    lease_until: datetime | None = None
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    posted_ts: str | None = Field(default=None, sa_column=Column(String(32)))
+    created_at: datetime = Field(default_factory=utcnow)
+    error: str | None = Field(default=None, sa_column=Column(Text))

@@ -1,0 +1,84 @@
+"""The inbound side: accepted Slack messages, bot threads, and each key's conversations."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import Table, text
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import BotThread, Conversation, InboundMessage, utcnow
+from storage.upsert import insert_ignore
+
+
+def _table(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
+async def enqueue_message(*, session: AsyncSession, message: InboundMessage) -> bool:
+    """Store a message unless the same Slack message is already stored; True if it is new."""
+    values = message.model_dump(exclude={"id"})
+    stmt = (
+        insert_ignore(session, _table(InboundMessage))
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["channel_id", "message_ts"])
+    )
+    result = await session.execute(stmt)
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def remember_bot_thread(*, session: AsyncSession, channel_id: str, thread_ts: str) -> None:
+    stmt = (
+        insert_ignore(session, _table(BotThread))
+        .values(channel_id=channel_id, thread_ts=thread_ts, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["channel_id", "thread_ts"])
+    )
+    await session.execute(stmt)
+
+
+async def is_bot_thread(*, session: AsyncSession, channel_id: str, thread_ts: str) -> bool:
+    found = await session.get(BotThread, (channel_id, thread_ts))
+    return found is not None
+
+
+async def pending_keys(*, session: AsyncSession, limit: int = 200) -> list[str]:
+    """Keys that have messages not yet given to a turn."""
+    stmt = (
+        select(InboundMessage.key)
+        .where(col(InboundMessage.turn_id).is_(None))
+        .distinct()
+        .limit(limit)
+    )
+    return list((await session.exec(stmt)).all())
+
+
+async def current_conversation(
+    *, session: AsyncSession, key: str, assistant: str, backend: str
+) -> Conversation:
+    """The key's current conversation with `assistant`, created (without an OpenAI id) if new."""
+    stmt = (
+        insert_ignore(session, _table(Conversation))
+        .values(key=key, assistant=assistant, backend=backend, created_at=utcnow())
+        .on_conflict_do_nothing(
+            index_elements=["key", "assistant"], index_where=text("retired_at IS NULL")
+        )
+    )
+    await session.execute(stmt)
+    found = await session.exec(
+        select(Conversation).where(
+            Conversation.key == key,
+            Conversation.assistant == assistant,
+            col(Conversation.retired_at).is_(None),
+        )
+    )
+    return found.one()
+
+
+async def set_conversation_openai_id(
+    *, session: AsyncSession, conversation_id: int, openai_id: str
+) -> None:
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is not None:
+        conversation.openai_id = openai_id
+        session.add(conversation)

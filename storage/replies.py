@@ -1,0 +1,104 @@
+"""The outbox: claim a turn's reply parts, and record each part as posted or failed."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Reply, ReplyStatus, utcnow
+
+
+async def claim_replies(
+    *, session: AsyncSession, turn_id: int, owner: str, lease: timedelta
+) -> list[Reply]:
+    """Lease the turn's unposted parts to this process, in order; empty if another holds them."""
+    now = utcnow()
+    free = or_(
+        col(Reply.owner).is_(None),
+        col(Reply.owner) == owner,
+        col(Reply.lease_until).is_(None),
+        col(Reply.lease_until) < now,
+    )
+    pending = (
+        await session.exec(
+            select(Reply)
+            .where(Reply.turn_id == turn_id, Reply.status == ReplyStatus.PENDING)
+            .order_by(col(Reply.seq))
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    if not pending or any(not _is_free(r, owner, now) for r in pending):
+        return []
+    await session.execute(
+        update(Reply)
+        .where(col(Reply.id).in_([r.id for r in pending]), free)
+        .values(owner=owner, lease_until=now + lease)
+    )
+    for reply in pending:
+        await session.refresh(reply)
+    if any(reply.owner != owner for reply in pending):
+        return []
+    return list(pending)
+
+
+def _is_free(reply: Reply, owner: str, now: datetime) -> bool:
+    return (
+        reply.owner is None
+        or reply.owner == owner
+        or reply.lease_until is None
+        or reply.lease_until < now
+    )
+
+
+async def due_reply_turns(*, session: AsyncSession, limit: int = 100) -> list[int]:
+    """Turns with reply parts that are due and not leased by a live process."""
+    now = utcnow()
+    stmt = (
+        select(Reply.turn_id)
+        .where(
+            Reply.status == ReplyStatus.PENDING,
+            Reply.next_attempt_at <= now,
+            or_(col(Reply.lease_until).is_(None), col(Reply.lease_until) < now),
+        )
+        .distinct()
+        .limit(limit)
+    )
+    return list((await session.exec(stmt)).all())
+
+
+async def mark_posted(*, session: AsyncSession, reply_id: int, ts: str) -> None:
+    await session.execute(
+        update(Reply)
+        .where(col(Reply.id) == reply_id)
+        .values(status=ReplyStatus.POSTED, posted_ts=ts, owner=None, lease_until=None)
+    )
+
+
+async def mark_failed(*, session: AsyncSession, reply_id: int, error: str) -> None:
+    """Give up on this part (and the rest of its turn): Slack said it can never be posted."""
+    reply = await session.get(Reply, reply_id)
+    if reply is None:
+        return
+    await session.execute(
+        update(Reply)
+        .where(col(Reply.turn_id) == reply.turn_id, col(Reply.status) == ReplyStatus.PENDING)
+        .values(status=ReplyStatus.FAILED, error=error, owner=None, lease_until=None)
+    )
+
+
+async def postpone(*, session: AsyncSession, reply_id: int, until: datetime, error: str) -> None:
+    """Try this part again later; release the lease so any process may."""
+    await session.execute(
+        update(Reply)
+        .where(col(Reply.id) == reply_id)
+        .values(
+            attempts=col(Reply.attempts) + 1,
+            next_attempt_at=until,
+            error=error,
+            owner=None,
+            lease_until=None,
+        )
+    )

@@ -1,0 +1,134 @@
+"""Run the real bridge (`python -m bot serve`) as a subprocess against the local fakes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tests.fakes.slack_events import post_signed, sign
+
+SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test-token"
+OPENAI_KEY = "sk-test-key-not-real"
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(check: Callable[[], T | None], *, timeout: float = 15.0, what: str = "") -> T:
+    """Poll `check` until it returns something truthy, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or check}")
+        time.sleep(0.02)
+
+
+class BridgeProcess:
+    """`python -m bot serve --http` in a subprocess, with its own port, env and log file."""
+
+    def __init__(self, *, workdir: Path, env: dict[str, str]) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.env = {**env, "PORT": str(self.port)}
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = workdir / f"bridge-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, *, wait: bool = True) -> BridgeProcess:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve", "--http"],
+            cwd=self.workdir,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        if wait:
+            wait_for(self._healthy, timeout=30, what=f"bridge health; log:\n{self.log()}")
+        return self
+
+    def _healthy(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError(f"bridge exited with {self.proc.returncode}:\n{self.log()}")
+        try:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, *, timeout: float = 30) -> int:
+        """SIGTERM, as Heroku does; returns the exit code."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        """SIGKILL: the process dies at whatever line it is on."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def send(
+        self,
+        payload: dict[str, Any],
+        *,
+        retry_num: int | None = None,
+        secret: str = SIGNING_SECRET,
+        timestamp: int | None = None,
+    ) -> tuple[int, str]:
+        """POST an Events API payload, signed as Slack signs it."""
+        body = json.dumps(payload).encode()
+        return post_signed(
+            self.url + "/slack/events",
+            body,
+            secret,
+            content_type="application/json",
+            retry_num=retry_num,
+            timestamp=timestamp,
+        )
+
+    def send_raw(self, body: bytes, *, content_type: str) -> tuple[int, str]:
+        return post_signed(self.url + "/slack/events", body, SIGNING_SECRET, content_type=content_type)
+
+
+def base_env(*, slack_url: str, openai_url: str, database_url: str) -> dict[str, str]:
+    """The environment a user sets, pointed at the fakes; nothing inherited but PATH and HOME."""
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT")}
+    return {
+        **keep,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack_url,
+        "OPENAI_API_KEY": OPENAI_KEY,
+        "OPENAI_BASE_URL": openai_url,
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "INFO",
+        "LEASE_SECONDS": "3",
+    }
+
+
+__all__ = ["BridgeProcess", "base_env", "free_port", "sign", "wait_for"]

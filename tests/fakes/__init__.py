@@ -1,0 +1,1 @@
+"""Local fake Slack and OpenAI servers that speak the real wire formats."""

@@ -1,0 +1,229 @@
+"""FakeOpenAI: a local server speaking the OpenAI wire format for end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from tests.fakes.faults import Fault, FaultBook
+from tests.fakes.openai_api_knobs import KnobsMixin
+from tests.fakes.openai_responses import response_json
+from tests.fakes.openai_routes import advance_all, route
+from tests.fakes.openai_runs import run_json
+from tests.fakes.openai_shapes import ApiError, ApiRequest, JsonDict, Later, default_error, new_id
+from tests.fakes.openai_store import ReplyContext, Responder, Store
+from tests.fakes.openai_threads import assistant_json
+from tests.fakes.runner import ServerThread, wait_until
+
+__all__ = ["FakeOpenAI", "Recorded", "ReplyContext", "Responder"]
+
+T = TypeVar("T")
+_NO_KEY = (
+    "You didn't provide an API key. You need to provide your API key in an Authorization "
+    "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One request as received (header names lower-cased, JSON body decoded or None)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    json: Any
+
+
+class _BadJson:
+    pass
+
+
+class FakeOpenAI(KnobsMixin):
+    """Conversations, background Responses, Assistants (threads/runs) and Models, in memory.
+
+    Use `with FakeOpenAI() as oa:` and point the SDK at `oa.url + "/v1"`.
+    """
+
+    def __init__(self) -> None:
+        self._store = Store()
+        self._faults = FaultBook()
+        self._requests: list[Recorded] = []
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._server = ServerThread(app, name="fake-openai")
+
+    # lifecycle -------------------------------------------------------------------------
+    def start(self) -> FakeOpenAI:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> FakeOpenAI:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    # faults ----------------------------------------------------------------------------
+    def fail_next(
+        self, method: str, path_regex: str, status: int, body: JsonDict | None = None,
+        headers: dict[str, str] | None = None, times: int = 1,
+    ) -> None:
+        """Answer the next `times` matching requests with an HTTP error (OpenAI error body)."""
+        self._faults.add(Fault(method.upper(), re.compile(path_regex), status,
+                               body if body is not None else default_error(status),
+                               dict(headers or {}), times))
+
+    def drop_next(self, method: str, path_regex: str, times: int = 1) -> None:
+        """Close the connection of the next `times` matching requests without answering."""
+        self._faults.add(Fault(method.upper(), re.compile(path_regex), times=times, drop=True))
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    # state set-up ----------------------------------------------------------------------
+    def add_assistant(
+        self, assistant_id: str, model: str = "gpt-4o", instructions: str = "",
+        name: str | None = None, tools: list[Any] | None = None,
+    ) -> JsonDict:
+        assistant = assistant_json(assistant_id, model=model, instructions=instructions,
+                                   name=name, tools=tools)
+        with self._store.lock:
+            self._store.assistants[assistant_id] = assistant
+        return copy.deepcopy(assistant)
+
+    # inspection (copies, safe from any thread) ------------------------------------------
+    @property
+    def requests(self) -> list[Recorded]:
+        with self._store.lock:
+            return list(self._requests)
+
+    def calls(self, method: str, path_regex: str) -> list[Recorded]:
+        pattern = re.compile(path_regex)
+        return [r for r in self.requests
+                if method.upper() in ("*", r.method) and pattern.search(r.path)]
+
+    def conversation_items(self, conversation_id: str) -> list[JsonDict]:
+        return self._read(lambda s: s.conversations[conversation_id].items)
+
+    def thread_messages(self, thread_id: str) -> list[JsonDict]:
+        return self._read(lambda s: s.threads[thread_id].messages)
+
+    def responses_created(self) -> list[JsonDict]:
+        """Request bodies of the responses actually created (not the rejected attempts)."""
+        return self._read(lambda s: [r.request for r in s.responses.values()])
+
+    def runs_created(self) -> list[JsonDict]:
+        return self._read(lambda s: [r.request for r in s.runs.values()])
+
+    def response(self, response_id: str) -> JsonDict:
+        return self._read(lambda s: response_json(s.responses[response_id]))
+
+    def run(self, run_id: str) -> JsonDict:
+        return self._read(lambda s: run_json(s.runs[run_id]))
+
+    def server_errors(self) -> list[str]:
+        """Unexpected exceptions inside the fake (should stay empty)."""
+        return self._read(lambda s: s.errors)
+
+    def wait_for(self, predicate: Callable[[], T], timeout: float = 10.0) -> T:
+        return wait_until(predicate, timeout=timeout, describe=self._dump)
+
+    def _read(self, read: Callable[[Store], T]) -> T:
+        with self._store.lock:
+            advance_all(self._store)
+            return copy.deepcopy(read(self._store))
+
+    def _dump(self) -> str:
+        lines = [f"{r.method} {r.path} {json.dumps(r.json)[:300]}" for r in self.requests[-30:]]
+        return "last requests to fake OpenAI:\n  " + "\n  ".join(lines or ["(none)"])
+
+    # HTTP ------------------------------------------------------------------------------
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            payload: Any = json.loads(raw) if raw else None
+        except ValueError:
+            payload = _BadJson()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        recorded = Recorded(request.method, request.path, dict(request.query), headers,
+                            None if isinstance(payload, _BadJson) else payload)
+        with self._store.lock:
+            self._requests.append(recorded)
+        fault = self._faults.take(request.method, request.path)
+        if fault is not None and fault.drop:
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=204)
+        if fault is not None:
+            return _json(fault.status, fault.body, fault.headers)
+        try:
+            return await self._answer(request, recorded, payload)
+        except ApiError as exc:
+            return _json(exc.status, exc.body)
+        except Exception as exc:  # a bug in the fake: answer 500 and keep it for the test
+            with self._store.lock:
+                self._store.errors.append(f"{request.method} {request.path}: {exc!r}")
+            return _json(500, default_error(500))
+
+    async def _answer(
+        self, request: web.Request, recorded: Recorded, payload: Any
+    ) -> web.StreamResponse:
+        self._check_auth(recorded.headers.get("authorization", ""))
+        if isinstance(payload, _BadJson):
+            raise ApiError(400, "We could not parse the JSON body of your request.")
+        found = route(request.method, request.path)
+        if found is None:
+            raise ApiError(404, f"Invalid URL ({request.method} {request.path})")
+        handler, match = found
+        api_request = ApiRequest(request.method, request.path, dict(recorded.query),
+                                 copy.deepcopy(payload))
+        with self._store.lock:
+            advance_all(self._store)
+            result = handler(self._store, api_request, match)
+            text = None if isinstance(result, Later) else json.dumps(result)
+        if isinstance(result, Later):
+            await asyncio.sleep(result.delay)
+            with self._store.lock:
+                advance_all(self._store)
+                text = json.dumps(result.then())
+        return web.Response(text=text, content_type="application/json",
+                            headers=_standard_headers())
+
+    def _check_auth(self, authorization: str) -> None:
+        scheme, _, key = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not key:
+            raise ApiError(401, _NO_KEY)
+        expected = self.api_key
+        if expected is not None and key != expected:
+            raise ApiError(401, f"Incorrect API key provided: {key[:3]}***{key[-4:]}. You can "
+                           "find your API key at https://platform.openai.com/account/api-keys.",
+                           code="invalid_api_key")
+
+
+def _standard_headers() -> dict[str, str]:
+    return {"x-request-id": new_id("req"), "openai-version": "2020-10-01",
+            "openai-processing-ms": "12"}
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, text=json.dumps(body), content_type="application/json",
+                        headers={**_standard_headers(), **(headers or {})})

@@ -1,0 +1,88 @@
+"""The fake OpenAI route table, the models endpoints, and the clock tick."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from tests.fakes import openai_conversations as conv
+from tests.fakes import openai_responses as resp
+from tests.fakes import openai_runs as runs
+from tests.fakes import openai_threads as threads
+from tests.fakes.openai_shapes import ApiError, ApiRequest, Result
+from tests.fakes.openai_store import Store
+
+Handler = Callable[[Store, ApiRequest, re.Match[str]], Result]
+
+MODEL_CREATED = 1_700_000_000
+
+
+def list_models(store: Store, _: ApiRequest, __: re.Match[str]) -> Result:
+    return {"object": "list", "data": [_model(name) for name in store.knobs.models]}
+
+
+def retrieve_model(store: Store, _: ApiRequest, match: re.Match[str]) -> Result:
+    if match["id"] not in store.knobs.models:
+        raise ApiError(404, f"The model '{match['id']}' does not exist", param="model",
+                       code="model_not_found")
+    return _model(match["id"])
+
+
+def _model(name: str) -> dict[str, object]:
+    return {"id": name, "object": "model", "created": MODEL_CREATED, "owned_by": "system"}
+
+
+_ID = r"(?P<id>[^/]+)"
+_THREAD = r"/v1/threads/(?P<tid>[^/]+)"
+_RUN = _THREAD + r"/runs/(?P<rid>[^/]+)"
+
+_TABLE: list[tuple[str, str, Handler]] = [
+    ("GET", r"/v1/models", list_models),
+    ("GET", rf"/v1/models/{_ID}", retrieve_model),
+    ("POST", r"/v1/conversations", conv.create_conversation),
+    ("GET", rf"/v1/conversations/{_ID}", conv.retrieve_conversation),
+    ("POST", rf"/v1/conversations/{_ID}", conv.update_conversation),
+    ("DELETE", rf"/v1/conversations/{_ID}", conv.delete_conversation),
+    ("GET", rf"/v1/conversations/{_ID}/items", conv.list_items),
+    ("POST", rf"/v1/conversations/{_ID}/items", conv.create_items),
+    ("GET", rf"/v1/conversations/{_ID}/items/(?P<item>[^/]+)", conv.retrieve_item),
+    ("DELETE", rf"/v1/conversations/{_ID}/items/(?P<item>[^/]+)", conv.delete_item),
+    ("POST", r"/v1/responses", resp.create_response),
+    ("GET", rf"/v1/responses/{_ID}", resp.retrieve_response),
+    ("POST", rf"/v1/responses/{_ID}/cancel", resp.cancel_response),
+    ("GET", r"/v1/assistants", threads.list_assistants),
+    ("GET", rf"/v1/assistants/{_ID}", threads.retrieve_assistant),
+    ("POST", r"/v1/threads", threads.create_thread),
+    ("GET", _THREAD, threads.retrieve_thread),
+    ("POST", _THREAD, threads.update_thread),
+    ("DELETE", _THREAD, threads.delete_thread),
+    ("POST", _THREAD + "/messages", threads.create_message),
+    ("GET", _THREAD + "/messages", threads.list_messages),
+    ("GET", _THREAD + "/messages/(?P<mid>[^/]+)", threads.retrieve_message),
+    ("POST", _THREAD + "/runs", runs.create_run),
+    ("GET", _THREAD + "/runs", runs.list_runs),
+    ("GET", _RUN, runs.retrieve_run),
+    ("POST", _RUN + "/cancel", runs.cancel_run),
+    ("POST", _RUN + "/submit_tool_outputs", runs.submit_tool_outputs),
+]
+
+ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
+    (method, re.compile(pattern), handler) for method, pattern, handler in _TABLE
+]
+
+
+def route(method: str, path: str) -> tuple[Handler, re.Match[str]] | None:
+    for route_method, pattern, handler in ROUTES:
+        match = pattern.fullmatch(path)
+        if match is not None and route_method == method:
+            return handler, match
+    return None
+
+
+def advance_all(store: Store) -> None:
+    """Let every unfinished response and run catch up with the clock (call under the lock)."""
+    pending = [r for r in store.responses.values() if r.status in ("queued", "in_progress")]
+    for rec in sorted(pending, key=lambda r: r.timing.started + r.timing.latency):
+        resp.advance_response(store, rec)
+    for run in list(store.runs.values()):
+        runs.advance_run(store, run)

@@ -1,0 +1,165 @@
+"""In-memory state of the fake OpenAI API and the knobs tests turn."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.fakes.openai_shapes import JsonDict
+
+ACTIVE_RESPONSE = ("queued", "in_progress")
+ACTIVE_RUN = ("queued", "in_progress", "requires_action", "cancelling")
+DEFAULT_MODELS = (
+    "gpt-5-mini", "gpt-5", "gpt-5-nano", "gpt-4.1", "gpt-4.1-mini", "gpt-4o", "gpt-4o-mini",
+)
+
+
+@dataclass(frozen=True)
+class ReplyContext:
+    """What a responder sees of one turn (a response or a run)."""
+
+    model: str
+    instructions: str | None
+    assistant_id: str | None
+    conversation_or_thread_id: str | None
+    user_texts: list[str]
+    history: list[tuple[str, str]]
+    tools: list[Any]
+    tool_outputs: list[str]
+    turn: int
+    turn_id: str
+
+
+Responder = Callable[[ReplyContext], str]
+
+
+def echo_responder(context: ReplyContext) -> str:
+    """The default reply: the turn's user text and how many turns the memory holds."""
+    return f"echo: {chr(10).join(context.user_texts)} (turn {context.turn})"
+
+
+@dataclass
+class Timed:
+    """Lifecycle timing of a response or run: status follows the wall clock."""
+
+    started: float
+    latency: float
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def phase(self) -> str:
+        elapsed = self.elapsed()
+        if elapsed >= self.latency:
+            return "done"
+        return "queued" if elapsed < self.latency * 0.3 else "in_progress"
+
+
+@dataclass
+class ConversationRec:
+    id: str
+    created_at: int
+    metadata: dict[str, Any]
+    items: list[JsonDict] = field(default_factory=list)
+
+
+@dataclass
+class ResponseRec:
+    id: str
+    created_at: float
+    request: JsonDict
+    input_items: list[JsonDict]
+    conversation_id: str | None
+    timing: Timed
+    final_status: str
+    planned_calls: list[JsonDict]
+    status: str = "queued"
+    output: list[JsonDict] = field(default_factory=list)
+    usage: JsonDict | None = None
+    error: JsonDict | None = None
+    incomplete_details: JsonDict | None = None
+    completed_at: float | None = None
+    history: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class ThreadRec:
+    id: str
+    created_at: int
+    metadata: dict[str, Any]
+    messages: list[JsonDict] = field(default_factory=list)
+
+
+@dataclass
+class RunRec:
+    id: str
+    thread_id: str
+    assistant_id: str
+    created_at: int
+    request: JsonDict
+    model: str
+    instructions: str
+    tools: list[Any]
+    timing: Timed
+    final_status: str
+    planned_calls: list[JsonDict]
+    user_texts: list[str]
+    history: list[tuple[str, str]]
+    status: str = "queued"
+    tool_outputs: list[str] = field(default_factory=list)
+    required_action: JsonDict | None = None
+    last_error: JsonDict | None = None
+    incomplete_details: JsonDict | None = None
+    usage: JsonDict | None = None
+    started_at: int | None = None
+    completed_at: int | None = None
+    cancelled_at: int | None = None
+    failed_at: int | None = None
+
+
+@dataclass
+class Knobs:
+    """Behaviour tests can change at any time (read under the store lock)."""
+
+    latency: float = 0.2
+    responder: Responder = echo_responder
+    final_status: str | None = None
+    function_calls_next: list[JsonDict] = field(default_factory=list)
+    models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
+    api_key: str | None = None
+
+
+@dataclass
+class Store:
+    """Everything the fake remembers; mutate only while holding `lock`."""
+
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    knobs: Knobs = field(default_factory=Knobs)
+    conversations: dict[str, ConversationRec] = field(default_factory=dict)
+    responses: dict[str, ResponseRec] = field(default_factory=dict)
+    assistants: dict[str, JsonDict] = field(default_factory=dict)
+    threads: dict[str, ThreadRec] = field(default_factory=dict)
+    runs: dict[str, RunRec] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def take_planned_calls(self) -> list[JsonDict]:
+        calls, self.knobs.function_calls_next = self.knobs.function_calls_next, []
+        return list(calls)
+
+    def planned_final_status(self) -> str:
+        return self.knobs.final_status or "completed"
+
+    def reply(self, context: ReplyContext) -> str | None:
+        """The responder's text, or None (and a recorded error) if it raised."""
+        try:
+            return self.knobs.responder(context)
+        except Exception as exc:  # a broken responder fails the turn, like a model error
+            self.errors.append(f"responder raised {exc!r} for {context.turn_id}")
+            return None
+
+
+def now_int() -> int:
+    return int(time.time())

@@ -1,0 +1,271 @@
+"""FakeSlack: a local Slack Web API (plus upload, file and response_url endpoints) for tests."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import re
+import secrets
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from tests.fakes import slack_files
+from tests.fakes.faults import Fault, FaultBook
+from tests.fakes.runner import ServerThread, wait_until
+from tests.fakes.slack_blocks import decode_params
+from tests.fakes.slack_routes import METHODS
+from tests.fakes.slack_store import JsonDict, SlackCall, SlackError, SlackStore, Upload
+from tests.fakes.slack_ts import next_ts
+
+__all__ = ["FakeSlack", "SlackCall", "Upload"]
+
+T = TypeVar("T")
+
+
+class FakeSlack:
+    """Slack's Web API in memory. Use `with FakeSlack() as slack:`; SDK base_url is
+    `slack.url + "/api/"`. Knob dicts (channel_errors, latency, users) may be edited any time.
+    """
+
+    def __init__(self, *, bot_token: str = "xoxb-test-token") -> None:
+        self._store = SlackStore(bot_token=bot_token)
+        self._faults = FaultBook()
+        self.channel_errors: dict[str, str] = self._store.channel_errors
+        self.latency: dict[str, float] = self._store.latency
+        self.users: dict[str, JsonDict] = self._store.users
+        app = web.Application(client_max_size=256 * 1024 * 1024)
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/files-pri/{segment}/{name}", self._download)
+        app.router.add_get("/files-pri/{segment}/download/{name}", self._download)
+        app.router.add_post("/response_url/{tag}", self._response_url)
+        self._server = ServerThread(app, name="fake-slack")
+
+    # lifecycle -------------------------------------------------------------------------
+    def start(self) -> FakeSlack:
+        self._server.start()
+        with self._store.lock:
+            self._store.base_url = self._server.url
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    @property
+    def bot_token(self) -> str:
+        with self._store.lock:
+            return self._store.bot_token
+
+    @bot_token.setter
+    def bot_token(self, value: str) -> None:
+        with self._store.lock:
+            self._store.bot_token = value
+
+    @property
+    def scopes(self) -> str:
+        """Comma-separated scopes sent back in the x-oauth-scopes header."""
+        with self._store.lock:
+            return self._store.scopes
+
+    @scopes.setter
+    def scopes(self, value: str) -> None:
+        with self._store.lock:
+            self._store.scopes = value
+
+    # faults ----------------------------------------------------------------------------
+    def fail_next(
+        self, method: str, *, error: str | None = None, status: int = 200,
+        headers: dict[str, str] | None = None, times: int = 1,
+    ) -> None:
+        """Fail the next `times` calls of `method` ("*" for any) with {"ok": false, …}."""
+        default = "ratelimited" if status == 429 else "internal_error"
+        body = {"ok": False, "error": error or default}
+        self._faults.add(Fault("*", _method_pattern(method), status, body, dict(headers or {}),
+                               times))
+
+    def drop_next(self, method: str, *, times: int = 1) -> None:
+        """Close the connection of the next `times` calls of `method` without answering."""
+        self._faults.add(Fault("*", _method_pattern(method), times=times, drop=True))
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    # state set-up ----------------------------------------------------------------------
+    def add_file(self, file_id: str, name: str, content: bytes,
+                 mimetype: str = "application/octet-stream") -> JsonDict:
+        """Register a file a user "shared"; returns its Slack file object (url_private…)."""
+        with self._store.lock:
+            return slack_files.add_file(self._store, file_id, name, content, mimetype)
+
+    def add_message(self, channel: str, text: str, *, user: str = "U0USER",
+                    ts: str | None = None, thread_ts: str | None = None, **extra: Any) -> str:
+        """Seed a (user) message into a channel's history; returns its ts."""
+        message = {"type": "message", "user": user, "text": text, "ts": ts or next_ts(),
+                   "team": "T0TEST", **extra}
+        if thread_ts:
+            message["thread_ts"] = thread_ts
+        with self._store.lock:
+            self._store.messages[channel].append(message)
+        return str(message["ts"])
+
+    def response_url(self, tag: str) -> str:
+        return f"{self.url}/response_url/{tag}"
+
+    # inspection (copies, safe from any thread) ------------------------------------------
+    def calls(self, method: str | None = None) -> list[SlackCall]:
+        return self._read(lambda s: [c for c in s.calls if method in (None, c.method)])
+
+    def posts(self, channel: str | None = None) -> list[JsonDict]:
+        """Messages created by successful chat.postMessage calls, in order, as posted."""
+        return self._read(lambda s: [m for c, m in s.posts if channel in (None, c)])
+
+    def messages(self, channel: str, thread_ts: str | None = None) -> list[JsonDict]:
+        """A channel's stored messages now (after updates/deletes), oldest first."""
+        return self._read(lambda s: [m for m in s.messages.get(channel, []) if thread_ts in
+                                     (None, m.get("thread_ts"), m["ts"])])
+
+    def ephemerals(self, channel: str | None = None) -> list[JsonDict]:
+        return self._read(lambda s: [e for e in s.ephemerals if channel in (None, e["channel"])])
+
+    def reactions(self, channel: str, ts: str) -> set[str]:
+        return self._read(lambda s: s.reactions.get((channel, ts), set()))
+
+    def statuses(self, channel: str | None = None) -> list[JsonDict]:
+        """assistant.threads.setStatus calls that succeeded: {channel_id, thread_ts, status…}."""
+        return self._read(lambda s: [x for x in s.statuses if x["kind"] == "status"
+                                     and channel in (None, x["channel_id"])])
+
+    def uploads(self) -> list[Upload]:
+        return self._read(lambda s: s.uploads)
+
+    def response_url_posts(self, tag: str) -> list[Any]:
+        return self._read(lambda s: s.response_url_posts.get(tag, []))
+
+    def server_errors(self) -> list[str]:
+        """Unexpected exceptions inside the fake (should stay empty)."""
+        return self._read(lambda s: s.errors)
+
+    def wait_for(self, predicate: Callable[[], T], timeout: float = 10.0) -> T:
+        return wait_until(predicate, timeout=timeout, describe=self._dump)
+
+    def _read(self, read: Callable[[SlackStore], T]) -> T:
+        with self._store.lock:
+            return copy.deepcopy(read(self._store))
+
+    def _dump(self) -> str:
+        lines = [f"{c.method} {json.dumps(c.params, default=repr)[:300]}"
+                 for c in self.calls()[-30:]]
+        return "last calls to fake Slack:\n  " + "\n  ".join(lines or ["(none)"])
+
+    # HTTP ------------------------------------------------------------------------------
+    async def _api(self, request: web.Request) -> web.StreamResponse:
+        method = request.match_info["method"]
+        params = await _read_params(request)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        with self._store.lock:
+            self._store.calls.append(SlackCall(method, params, headers))
+            delay = self._store.latency.get(method, 0.0)
+        if delay:
+            await asyncio.sleep(delay)
+        fault = self._faults.take("*", method)
+        if fault is not None and fault.drop:
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=204)
+        if fault is not None:
+            return self._reply(fault.body, fault.status, fault.headers)
+        return self._reply(self._call(method, params, headers.get("authorization", "")))
+
+    def _call(self, method: str, params: dict[str, Any], authorization: str) -> JsonDict:
+        args = {k: v for k, v in params.items() if k != "token"}
+        token = authorization.removeprefix("Bearer ").strip() or str(params.get("token") or "")
+        with self._store.lock:
+            try:
+                if not token:
+                    raise SlackError("not_authed")
+                if token != self._store.bot_token:
+                    raise SlackError("invalid_auth")
+                handler = METHODS.get(method)
+                if handler is None:
+                    raise SlackError("unknown_method")
+                return {"ok": True, **handler(self._store, args)}
+            except SlackError as exc:
+                return {"ok": False, "error": exc.error, **exc.extra}
+            except Exception as exc:  # a bug in the fake: keep it for the test to see
+                self._store.errors.append(f"{method}: {exc!r}")
+                return {"ok": False, "error": "internal_error"}
+
+    def _reply(self, body: Any, status: int = 200,
+               headers: dict[str, str] | None = None) -> web.Response:
+        standard = {"x-oauth-scopes": self.scopes, "x-slack-req-id": secrets.token_hex(16)}
+        return web.json_response(body, status=status, headers={**standard, **(headers or {})})
+
+    async def _upload(self, request: web.Request) -> web.StreamResponse:
+        content = await request.read()
+        with self._store.lock:
+            stored = slack_files.receive_upload(self._store, request.match_info["file_id"],
+                                                content)
+        if not stored:
+            return web.Response(status=404, text="file_not_found")
+        return web.Response(text=f"OK - {len(content)}")
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        with self._store.lock:
+            authorized = request.headers.get("Authorization") == f"Bearer {self._store.bot_token}"
+            rec = slack_files.private_file(self._store, request.match_info["segment"])
+            found = None if rec is None else (rec.content, str(rec.file["mimetype"]))
+        if not authorized:
+            return web.Response(status=403, text="Forbidden")
+        if found is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=found[0], content_type=found[1])
+
+    async def _response_url(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            body: Any = json.loads(raw)
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        with self._store.lock:
+            self._store.response_url_posts[request.match_info["tag"]].append(body)
+        return web.Response(text="ok")
+
+
+def _method_pattern(method: str) -> re.Pattern[str]:
+    return re.compile(".*" if method == "*" else f"^{re.escape(method)}$")
+
+
+async def _read_params(request: web.Request) -> dict[str, Any]:
+    """Query string plus a form, multipart or JSON body, as one decoded dict."""
+    params: dict[str, Any] = dict(request.query)
+    if request.content_type == "application/json":
+        try:
+            body = json.loads(await request.read() or b"{}")
+        except ValueError:
+            body = {}
+        if isinstance(body, dict):
+            params.update(body)
+    elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        for key, value in (await request.post()).items():
+            if isinstance(value, str | bytes | bytearray):
+                params[key] = value
+            else:
+                params[key] = value.file.read()
+    return decode_params(params)

@@ -1,0 +1,1 @@
+"""Self-tests: the fakes driven through the real SDK clients."""
