@@ -33,6 +33,13 @@ log = logging.getLogger(__name__)
 SWEEP_SECONDS = 5.0
 
 
+def _drop_token_unused_warning(record: logging.LogRecord) -> bool:
+    # Bolt reads SLACK_BOT_TOKEN from the environment itself and warns that it is unused
+    # because we pass our own client (which carries the same token, SLACK_API_URL and the
+    # retry handlers): true, and not worth a warning at every start.
+    return "`token` will be unused" not in record.getMessage()
+
+
 class Bridge:
     """One process's bridge: Bolt app, turn engine, deliverer and the scheduler that clocks them."""
 
@@ -61,8 +68,10 @@ class Bridge:
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 10},
             timezone="UTC",
         )
+        bolt_logger = logging.getLogger("slack_bolt.AsyncApp")
+        bolt_logger.addFilter(_drop_token_unused_warning)
         self.bolt = AsyncApp(
-            token=settings.slack_bot_token,
+            logger=bolt_logger,
             signing_secret=settings.slack_signing_secret or "socket-mode-needs-no-secret",
             client=self.slack_client,
             process_before_response=True,

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 
 from bot import messages
 from bot.assistants import Assistant, Assistants
-from bot.backends import Backends, RunState, RunStatus
+from bot.backends import Backend, Backends, RunState, RunStatus
+from bot.backends.base import Pending
 from bot.errors import BackendError
 from bot.polling import PollPlanner
 from bot.render import split_markdown
@@ -111,10 +112,15 @@ class TurnEngine:
                         conversation_id=conversation.id,
                         openai_id=conversation.openai_id,
                     )
+            if turn.start_requested_at is not None and await self._recover(
+                turn, conversation, backend
+            ):
+                return
             async with self.db.session() as session:
                 texts = [
                     m.text for m in await turns.turn_messages(session=session, turn_id=turn.id)
                 ]
+                await turns.mark_start_requested(session=session, turn_id=turn.id)
             run_id = await backend.start_run(
                 conversation_id=conversation.openai_id, assistant=assistant, texts=texts
             )
@@ -129,6 +135,38 @@ class TurnEngine:
         log.info("turn %s started run %s on %s", turn.id, run_id, conversation.openai_id)
         self.schedule(turn.id, first)
 
+    async def _recover(self, turn: Turn, conversation: Conversation, backend: Backend) -> bool:
+        """A create was sent but its result never recorded: adopt the run if it exists.
+
+        Returns False when no run was created, so the caller starts one.
+        """
+        assert turn.id is not None and conversation.openai_id is not None
+        found = await backend.recover_run(
+            conversation_id=conversation.openai_id, watermark=conversation.watermark
+        )
+        log.warning("turn %s: looked for an unrecorded run: %s", turn.id, found or "none")
+        if found is None:
+            return False
+        if isinstance(found, RunState):
+            await self._finish(
+                turn, found.status.value, reply_parts(found), watermark=found.watermark
+            )
+        elif isinstance(found, Pending):
+            retry_at = utcnow() + timedelta(seconds=self.planner.ceiling)
+            async with self.db.session() as session:
+                await turns.record_poll(
+                    session=session, turn_id=turn.id, next_poll_at=retry_at, lease=self.lease
+                )
+            self.schedule(turn.id, retry_at)
+        else:
+            first = utcnow() + timedelta(seconds=self.planner.base)
+            async with self.db.session() as session:
+                await turns.record_started(
+                    session=session, turn_id=turn.id, run_id=found, next_poll_at=first
+                )
+            self.schedule(turn.id, first)
+        return True
+
     async def _start_failed(self, turn: Turn, exc: BackendError) -> None:
         assert turn.id is not None
         if not exc.transient:
@@ -139,7 +177,12 @@ class TurnEngine:
         log.warning("turn %s: starting the run failed (%s); retrying at %s", turn.id, exc, retry_at)
         async with self.db.session() as session:
             await turns.record_start_failure(
-                session=session, turn_id=turn.id, next_attempt_at=retry_at, error=str(exc)
+                session=session,
+                turn_id=turn.id,
+                next_attempt_at=retry_at,
+                error=str(exc),
+                maybe_started=exc.maybe_done,
+                lease=self.lease,
             )
         self.schedule(turn.id, retry_at)
 
@@ -170,15 +213,32 @@ class TurnEngine:
             return
         if state.status is RunStatus.COMPLETED:
             self.planner.record(assistant.name, elapsed)
-        await self._finish(turn, state.status.value, reply_parts(state), error=state.reason)
+        await self._finish(
+            turn,
+            state.status.value,
+            reply_parts(state),
+            error=state.reason,
+            watermark=state.watermark,
+        )
 
     async def _finish(
-        self, turn: Turn, outcome: str, parts: list[str], *, error: str | None = None
+        self,
+        turn: Turn,
+        outcome: str,
+        parts: list[str],
+        *,
+        error: str | None = None,
+        watermark: str | None = None,
     ) -> None:
         assert turn.id is not None
         async with self.db.session() as session:
             await turns.finish_turn(
-                session=session, turn_id=turn.id, outcome=outcome, parts=parts, error=error
+                session=session,
+                turn_id=turn.id,
+                outcome=outcome,
+                parts=parts,
+                error=error,
+                watermark=watermark,
             )
         log.info("turn %s finished: %s, %d reply part(s)", turn.id, outcome, len(parts))
         await self.on_finished(turn.id)

@@ -6,6 +6,7 @@ import logging
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_sdk.signature import SignatureVerifier
 
 from bot.app import Bridge
 
@@ -13,15 +14,20 @@ log = logging.getLogger(__name__)
 
 
 def build_web_app(bridge: Bridge, *, slack_routes: bool = True) -> web.Application:
+    verifier = SignatureVerifier(bridge.settings.slack_signing_secret)
+
     async def slack_events(request: web.Request) -> web.Response:
         try:
             bolt_request = await to_bolt_request(request)
-            bolt_response = await bridge.bolt.async_dispatch(bolt_request)
-        except Exception:
-            # Bolt verifies the signature before it parses; a body it cannot parse gets a
-            # plain 400, never a 500 that would make Slack retry.
-            log.warning("could not handle a request to /slack/events", exc_info=True)
+        except ValueError:
+            # Bolt parses the body before it checks the signature; a body it cannot parse
+            # gets 401 if unsigned (as any forged request), else a plain 400, never a 500.
+            body = await request.text()
+            if not verifier.is_valid_request(body, dict(request.headers)):
+                return web.json_response({"ok": False, "error": "invalid_signature"}, status=401)
+            log.warning("a signed request to /slack/events had a body that is not valid")
             return web.json_response({"ok": False, "error": "bad_request"}, status=400)
+        bolt_response = await bridge.bolt.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 
     async def healthz(_request: web.Request) -> web.Response:

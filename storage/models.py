@@ -51,6 +51,8 @@ class Conversation(SQLModel, table=True):
     assistant: str = Field(sa_column=Column(String(100), nullable=False))
     backend: str = Field(sa_column=Column(String(20), nullable=False))
     openai_id: str | None = Field(default=None, sa_column=Column(String(100)))
+    # The last thing the previous turn added (output item or run id): recovery looks past it.
+    watermark: str | None = Field(default=None, sa_column=Column(String(100)))
     created_at: datetime = Field(default_factory=utcnow)
     retired_at: datetime | None = None
 
@@ -118,6 +120,9 @@ class Turn(SQLModel, table=True):
     polls: int = 0
     attempts: int = 0
     created_at: datetime = Field(default_factory=utcnow)
+    # Set just before the run is created and cleared once its id is recorded (or the create
+    # surely failed): if a process finds it set, the run may exist and is looked for first.
+    start_requested_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = Field(default=None, sa_column=Column(Text))

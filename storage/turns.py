@@ -9,7 +9,7 @@ from sqlalchemy import Table, or_, text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import InboundMessage, Reply, Turn, TurnStatus, utcnow
+from storage.models import Conversation, InboundMessage, Reply, Turn, TurnStatus, utcnow
 from storage.upsert import insert_ignore
 
 
@@ -131,6 +131,13 @@ async def turn_messages(*, session: AsyncSession, turn_id: int) -> list[InboundM
     return list((await session.exec(stmt)).all())
 
 
+async def mark_start_requested(*, session: AsyncSession, turn_id: int) -> None:
+    """Recorded before the create call: after a crash, the run is looked for, not re-created."""
+    await session.execute(
+        update(Turn).where(col(Turn.id) == turn_id).values(start_requested_at=utcnow())
+    )
+
+
 async def record_started(
     *, session: AsyncSession, turn_id: int, run_id: str, next_poll_at: datetime
 ) -> None:
@@ -141,6 +148,7 @@ async def record_started(
         .values(
             status=TurnStatus.RUNNING,
             run_id=run_id,
+            start_requested_at=None,
             started_at=utcnow(),
             next_poll_at=next_poll_at,
         )
@@ -166,13 +174,23 @@ async def record_poll(
 
 
 async def record_start_failure(
-    *, session: AsyncSession, turn_id: int, next_attempt_at: datetime, error: str
+    *,
+    session: AsyncSession,
+    turn_id: int,
+    next_attempt_at: datetime,
+    error: str,
+    maybe_started: bool,
+    lease: timedelta,
 ) -> None:
-    await session.execute(
-        update(Turn)
-        .where(col(Turn.id) == turn_id)
-        .values(attempts=col(Turn.attempts) + 1, next_poll_at=next_attempt_at, error=error)
-    )
+    values: dict[str, Any] = {
+        "attempts": col(Turn.attempts) + 1,
+        "next_poll_at": next_attempt_at,
+        "lease_until": next_attempt_at + lease,
+        "error": error,
+    }
+    if not maybe_started:
+        values["start_requested_at"] = None
+    await session.execute(update(Turn).where(col(Turn.id) == turn_id).values(**values))
 
 
 async def finish_turn(
@@ -182,12 +200,19 @@ async def finish_turn(
     outcome: str,
     parts: list[str],
     error: str | None = None,
+    watermark: str | None = None,
 ) -> None:
     """Mark the turn done and put its reply parts in the outbox, in one transaction."""
     now = utcnow()
     turn = await session.get(Turn, turn_id)
     if turn is None or turn.status == TurnStatus.DONE:
         return
+    if watermark is not None:
+        await session.execute(
+            update(Conversation)
+            .where(col(Conversation.id) == turn.conversation_id)
+            .values(watermark=watermark)
+        )
     turn.status = TurnStatus.DONE
     turn.outcome = outcome
     turn.finished_at = now

@@ -11,7 +11,7 @@ import json
 from openai import AsyncOpenAI
 
 from bot.assistants import Assistant
-from bot.backends.base import RunState, RunStatus, call
+from bot.backends.base import Recovered, RunState, RunStatus, call
 
 _FINAL = {
     "completed": RunStatus.COMPLETED,
@@ -83,8 +83,17 @@ class AssistantsBackend:
             reason: str | None = run.last_error.code if run.last_error is not None else None
             if reason is None and run.incomplete_details is not None:
                 reason = run.incomplete_details.reason
-            return RunState(status, reason=reason)
-        return RunState(status, text=await self._run_text(conversation_id, run_id))
+            return RunState(status, reason=reason, watermark=run_id)
+        text = await self._run_text(conversation_id, run_id)
+        return RunState(status, text=text, watermark=run_id)
+
+    async def recover_run(self, *, conversation_id: str, watermark: str | None) -> Recovered:
+        # One run at a time per thread: a run newer than the previous turn's is ours.
+        page = await call(
+            lambda: self._client.beta.threads.runs.list(conversation_id, order="desc", limit=1)
+        )
+        newest = page.data[0].id if page.data else None
+        return newest if newest is not None and newest != watermark else None
 
     async def _run_text(self, thread_id: str, run_id: str) -> str:
         texts: list[str] = []

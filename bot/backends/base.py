@@ -28,11 +28,24 @@ class RunStatus(StrEnum):
 
 @dataclass(frozen=True)
 class RunState:
-    """A poll's result: the status, and once completed the assistant's text."""
+    """A poll's result: the status, and once finished the assistant's text.
+
+    `watermark` names the newest thing the run added to the conversation (the last output
+    item, or the run itself): what a later recovery looks past.
+    """
 
     status: RunStatus
     text: str = ""
     reason: str | None = None
+    watermark: str | None = None
+
+
+class Pending:
+    """Recovery found the run's input in the conversation, but no output yet."""
+
+
+PENDING = Pending()
+Recovered = str | RunState | Pending | None
 
 
 class Backend(Protocol):
@@ -54,6 +67,14 @@ class Backend(Protocol):
         """Look at the run once (and move it along where it waits for the bridge)."""
         ...
 
+    async def recover_run(self, *, conversation_id: str, watermark: str | None) -> Recovered:
+        """After a crash during `start_run`: did the run get created?
+
+        Returns the run's id to poll, its final state, PENDING (created, id unknown, not
+        finished), or None (not created: start it again).
+        """
+        ...
+
 
 # 400s that mean "busy, try again once the current run ends", not "wrong request".
 _BUSY_MARKERS = ("conversation_locked", "while a run", "already has an active run")
@@ -69,9 +90,14 @@ def classify(exc: openai.OpenAIError) -> BackendError:
         ):
             return BackendError(message, transient=True, code="busy")
         transient = exc.status_code in (408, 409, 429) or exc.status_code >= 500
-        return BackendError(message, transient=transient, code=code or str(exc.status_code))
+        return BackendError(
+            message,
+            transient=transient,
+            code=code or str(exc.status_code),
+            maybe_done=exc.status_code >= 500 or exc.status_code == 408,
+        )
     if isinstance(exc, openai.APIConnectionError):
-        return BackendError(type(exc).__name__, transient=True, code="connection")
+        return BackendError(type(exc).__name__, transient=True, code="connection", maybe_done=True)
     return BackendError(type(exc).__name__, transient=False, code="unknown")
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, omit
 from openai.types.responses import Response
 
 from bot.assistants import Assistant
-from bot.backends.base import RunState, RunStatus, call
+from bot.backends.base import PENDING, Recovered, RunState, RunStatus, call
 
 _FINAL = {
     "completed": RunStatus.COMPLETED,
@@ -64,12 +64,43 @@ class ResponsesBackend:
         status = _FINAL.get(response.status or "")
         if status is None:
             return RunState(RunStatus.RUNNING)
+        watermark = response.output[-1].id if response.output else None
         if status is RunStatus.COMPLETED:
-            return RunState(status, text=response.output_text)
+            return RunState(status, text=response.output_text, watermark=watermark)
         if response.error is not None:
-            return RunState(status, reason=str(response.error.code))
+            return RunState(status, reason=str(response.error.code), watermark=watermark)
         if response.incomplete_details is not None:
             return RunState(
-                status, text=response.output_text, reason=response.incomplete_details.reason
+                status,
+                text=response.output_text,
+                reason=response.incomplete_details.reason,
+                watermark=watermark,
             )
-        return RunState(status)
+        return RunState(status, watermark=watermark)
+
+    async def recover_run(self, *, conversation_id: str, watermark: str | None) -> Recovered:
+        # The Responses API has no list endpoint, so a response whose id was lost is found
+        # through the conversation: its input (and, once finished, its output) are items
+        # there, after the last item of the previous turn.
+        page = await call(
+            lambda: self._client.conversations.items.list(
+                conversation_id, after=watermark or omit, order="asc", limit=100
+            )
+        )
+        items = [item async for item in page]
+        last_input = max(
+            (i for i, item in enumerate(items) if item.type == "message" and item.role == "user"),
+            default=None,
+        )
+        if last_input is None:
+            return None
+        answers = [
+            part.text
+            for item in items[last_input + 1 :]
+            if item.type == "message" and item.role == "assistant"
+            for part in item.content
+            if part.type == "output_text"
+        ]
+        if not answers:
+            return PENDING
+        return RunState(RunStatus.COMPLETED, text="\n\n".join(answers), watermark=items[-1].id)

@@ -111,7 +111,9 @@ class BridgeProcess:
         )
 
     def send_raw(self, body: bytes, *, content_type: str) -> tuple[int, str]:
-        return post_signed(self.url + "/slack/events", body, SIGNING_SECRET, content_type=content_type)
+        return post_signed(
+            self.url + "/slack/events", body, SIGNING_SECRET, content_type=content_type
+        )
 
 
 def base_env(*, slack_url: str, openai_url: str, database_url: str) -> dict[str, str]:

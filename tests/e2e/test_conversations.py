@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from tests.e2e.conftest import StartBridge
 from tests.e2e.harness import BridgeProcess
+from tests.e2e.replies import input_texts, posts_in, reply_text
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_events import (
@@ -17,20 +16,6 @@ from tests.fakes.slack_events import (
     event_callback,
     mention_event,
 )
-
-
-def reply_text(message: dict[str, Any]) -> str:
-    blocks = message.get("blocks") or []
-    assert [b["type"] for b in blocks] == ["markdown"], message
-    return str(blocks[0]["text"])
-
-
-def posts_in(slack: FakeSlack, channel: str, count: int = 1) -> list[dict[str, Any]]:
-    return slack.wait_for(lambda: (p := slack.posts(channel)) and len(p) >= count and p)
-
-
-def input_texts(body: dict[str, Any]) -> list[str]:
-    return [item["content"] for item in body["input"]]
 
 
 def test_dm_gets_the_assistants_reply_in_the_dm(
@@ -134,9 +119,7 @@ def test_mention_delivered_also_as_channel_message_is_answered_once(
     bridge: BridgeProcess, slack: FakeSlack, openai: FakeOpenAI
 ) -> None:
     mention = mention_event("U1", "once please", channel="C1")
-    as_message = channel_message_event(
-        "U1", mention["text"], channel="C1", ts=mention["ts"]
-    )
+    as_message = channel_message_event("U1", mention["text"], channel="C1", ts=mention["ts"])
     bridge.send(event_callback(as_message))
     bridge.send(event_callback(mention))
     posts_in(slack, "C1")

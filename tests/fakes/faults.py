@@ -19,6 +19,10 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     times: int = 1
     drop: bool = False
+    # Process the request as usual first, then drop the answer or hold it `delay` seconds:
+    # the call took effect, but the client does not learn so (in time).
+    after: bool = False
+    delay: float = 0.0
 
     def matches(self, method: str, target: str) -> bool:
         return self.method in ("*", method.upper()) and self.pattern.search(target) is not None

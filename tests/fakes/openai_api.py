@@ -73,7 +73,9 @@ class FakeOpenAI(KnobsMixin):
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.stop()
@@ -84,28 +86,55 @@ class FakeOpenAI(KnobsMixin):
 
     # faults ----------------------------------------------------------------------------
     def fail_next(
-        self, method: str, path_regex: str, status: int, body: JsonDict | None = None,
-        headers: dict[str, str] | None = None, times: int = 1,
+        self,
+        method: str,
+        path_regex: str,
+        status: int,
+        body: JsonDict | None = None,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
     ) -> None:
         """Answer the next `times` matching requests with an HTTP error (OpenAI error body)."""
-        self._faults.add(Fault(method.upper(), re.compile(path_regex), status,
-                               body if body is not None else default_error(status),
-                               dict(headers or {}), times))
+        self._faults.add(
+            Fault(
+                method.upper(),
+                re.compile(path_regex),
+                status,
+                body if body is not None else default_error(status),
+                dict(headers or {}),
+                times,
+            )
+        )
 
     def drop_next(self, method: str, path_regex: str, times: int = 1) -> None:
         """Close the connection of the next `times` matching requests without answering."""
         self._faults.add(Fault(method.upper(), re.compile(path_regex), times=times, drop=True))
+
+    def lose_answer_next(self, method: str, path_regex: str, times: int = 1) -> None:
+        """Carry out the next matching requests, then close the connection: done, unanswered."""
+        self._faults.add(
+            Fault(method.upper(), re.compile(path_regex), times=times, drop=True, after=True)
+        )
+
+    def hold_answer_next(self, method: str, path_regex: str, seconds: float) -> None:
+        """Carry out the next matching request, then wait `seconds` before answering."""
+        self._faults.add(Fault(method.upper(), re.compile(path_regex), after=True, delay=seconds))
 
     def clear_faults(self) -> None:
         self._faults.clear()
 
     # state set-up ----------------------------------------------------------------------
     def add_assistant(
-        self, assistant_id: str, model: str = "gpt-4o", instructions: str = "",
-        name: str | None = None, tools: list[Any] | None = None,
+        self,
+        assistant_id: str,
+        model: str = "gpt-4o",
+        instructions: str = "",
+        name: str | None = None,
+        tools: list[Any] | None = None,
     ) -> JsonDict:
-        assistant = assistant_json(assistant_id, model=model, instructions=instructions,
-                                   name=name, tools=tools)
+        assistant = assistant_json(
+            assistant_id, model=model, instructions=instructions, name=name, tools=tools
+        )
         with self._store.lock:
             self._store.assistants[assistant_id] = assistant
         return copy.deepcopy(assistant)
@@ -118,8 +147,9 @@ class FakeOpenAI(KnobsMixin):
 
     def calls(self, method: str, path_regex: str) -> list[Recorded]:
         pattern = re.compile(path_regex)
-        return [r for r in self.requests
-                if method.upper() in ("*", r.method) and pattern.search(r.path)]
+        return [
+            r for r in self.requests if method.upper() in ("*", r.method) and pattern.search(r.path)
+        ]
 
     def conversation_items(self, conversation_id: str) -> list[JsonDict]:
         return self._read(lambda s: s.conversations[conversation_id].items)
@@ -164,17 +194,35 @@ class FakeOpenAI(KnobsMixin):
         except ValueError:
             payload = _BadJson()
         headers = {k.lower(): v for k, v in request.headers.items()}
-        recorded = Recorded(request.method, request.path, dict(request.query), headers,
-                            None if isinstance(payload, _BadJson) else payload)
+        recorded = Recorded(
+            request.method,
+            request.path,
+            dict(request.query),
+            headers,
+            None if isinstance(payload, _BadJson) else payload,
+        )
         with self._store.lock:
             self._requests.append(recorded)
         fault = self._faults.take(request.method, request.path)
+        if fault is not None and fault.after:
+            answer = await self._answer_or_error(request, recorded, payload)
+            if fault.drop:
+                if request.transport is not None:
+                    request.transport.abort()
+                return web.Response(status=204)
+            await asyncio.sleep(fault.delay)
+            return answer
         if fault is not None and fault.drop:
             if request.transport is not None:
                 request.transport.abort()
             return web.Response(status=204)
         if fault is not None:
             return _json(fault.status, fault.body, fault.headers)
+        return await self._answer_or_error(request, recorded, payload)
+
+    async def _answer_or_error(
+        self, request: web.Request, recorded: Recorded, payload: Any
+    ) -> web.StreamResponse:
         try:
             return await self._answer(request, recorded, payload)
         except ApiError as exc:
@@ -194,8 +242,9 @@ class FakeOpenAI(KnobsMixin):
         if found is None:
             raise ApiError(404, f"Invalid URL ({request.method} {request.path})")
         handler, match = found
-        api_request = ApiRequest(request.method, request.path, dict(recorded.query),
-                                 copy.deepcopy(payload))
+        api_request = ApiRequest(
+            request.method, request.path, dict(recorded.query), copy.deepcopy(payload)
+        )
         with self._store.lock:
             advance_all(self._store)
             result = handler(self._store, api_request, match)
@@ -205,8 +254,7 @@ class FakeOpenAI(KnobsMixin):
             with self._store.lock:
                 advance_all(self._store)
                 text = json.dumps(result.then())
-        return web.Response(text=text, content_type="application/json",
-                            headers=_standard_headers())
+        return web.Response(text=text, content_type="application/json", headers=_standard_headers())
 
     def _check_auth(self, authorization: str) -> None:
         scheme, _, key = authorization.partition(" ")
@@ -214,16 +262,26 @@ class FakeOpenAI(KnobsMixin):
             raise ApiError(401, _NO_KEY)
         expected = self.api_key
         if expected is not None and key != expected:
-            raise ApiError(401, f"Incorrect API key provided: {key[:3]}***{key[-4:]}. You can "
-                           "find your API key at https://platform.openai.com/account/api-keys.",
-                           code="invalid_api_key")
+            raise ApiError(
+                401,
+                f"Incorrect API key provided: {key[:3]}***{key[-4:]}. You can "
+                "find your API key at https://platform.openai.com/account/api-keys.",
+                code="invalid_api_key",
+            )
 
 
 def _standard_headers() -> dict[str, str]:
-    return {"x-request-id": new_id("req"), "openai-version": "2020-10-01",
-            "openai-processing-ms": "12"}
+    return {
+        "x-request-id": new_id("req"),
+        "openai-version": "2020-10-01",
+        "openai-processing-ms": "12",
+    }
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, text=json.dumps(body), content_type="application/json",
-                        headers={**_standard_headers(), **(headers or {})})
+    return web.Response(
+        status=status,
+        text=json.dumps(body),
+        content_type="application/json",
+        headers={**_standard_headers(), **(headers or {})},
+    )

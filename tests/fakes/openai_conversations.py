@@ -12,8 +12,12 @@ MAX_CREATE_ITEMS = 20
 
 
 def conversation_json(rec: ConversationRec) -> JsonDict:
-    return {"id": rec.id, "object": "conversation", "created_at": rec.created_at,
-            "metadata": dict(rec.metadata)}
+    return {
+        "id": rec.id,
+        "object": "conversation",
+        "created_at": rec.created_at,
+        "metadata": dict(rec.metadata),
+    }
 
 
 def get_conversation_rec(store: Store, conversation_id: str) -> ConversationRec:
@@ -26,16 +30,20 @@ def get_conversation_rec(store: Store, conversation_id: str) -> ConversationRec:
 def _metadata(body: JsonDict) -> dict[str, str]:
     metadata = body.get("metadata") or {}
     if not isinstance(metadata, dict) or len(metadata) > 16:
-        raise ApiError(400, "Invalid 'metadata': at most 16 string key-value pairs.",
-                       param="metadata")
+        raise ApiError(
+            400, "Invalid 'metadata': at most 16 string key-value pairs.", param="metadata"
+        )
     return {str(key): str(value) for key, value in metadata.items()}
 
 
 def _new_items(body: JsonDict) -> list[JsonDict]:
     raw = body.get("items")
     if raw is not None and (not isinstance(raw, list) or len(raw) > MAX_CREATE_ITEMS):
-        raise ApiError(400, f"Invalid 'items': expected an array of at most {MAX_CREATE_ITEMS} "
-                       "items.", param="items")
+        raise ApiError(
+            400,
+            f"Invalid 'items': expected an array of at most {MAX_CREATE_ITEMS} items.",
+            param="items",
+        )
     return normalize_input(raw or [])
 
 
@@ -70,8 +78,13 @@ def create_items(store: Store, req: ApiRequest, match: re.Match[str]) -> Result:
     rec = get_conversation_rec(store, match["id"])
     items = _new_items(req.body())
     rec.items.extend(items)
-    return {"object": "list", "data": items, "first_id": items[0]["id"] if items else None,
-            "last_id": items[-1]["id"] if items else None, "has_more": False}
+    return {
+        "object": "list",
+        "data": items,
+        "first_id": items[0]["id"] if items else None,
+        "last_id": items[-1]["id"] if items else None,
+        "has_more": False,
+    }
 
 
 def _item(rec: ConversationRec, item_id: str) -> JsonDict:

@@ -15,14 +15,20 @@ def _message_item(role: str, content: Any) -> JsonDict:
     elif isinstance(content, list) and all(isinstance(part, dict) for part in content):
         parts = [dict(part) for part in content]
     else:
-        raise ApiError(400, "Invalid 'input': message content must be a string or a list.",
-                       param="input")
+        raise ApiError(
+            400, "Invalid 'input': message content must be a string or a list.", param="input"
+        )
     for part in parts:
         if part.get("type") == "output_text":
             part.setdefault("annotations", [])
             part.setdefault("logprobs", [])
-    return {"type": "message", "id": new_id("msg"), "status": "completed", "role": role,
-            "content": parts}
+    return {
+        "type": "message",
+        "id": new_id("msg"),
+        "status": "completed",
+        "role": role,
+        "content": parts,
+    }
 
 
 def normalize_input(raw: Any) -> list[JsonDict]:
@@ -32,8 +38,12 @@ def normalize_input(raw: Any) -> list[JsonDict]:
     if isinstance(raw, str):
         return [_message_item("user", raw)]
     if not isinstance(raw, list):
-        raise ApiError(400, "Invalid type for 'input': expected a string or an array.",
-                       param="input", code="invalid_type")
+        raise ApiError(
+            400,
+            "Invalid type for 'input': expected a string or an array.",
+            param="input",
+            code="invalid_type",
+        )
     items: list[JsonDict] = []
     for entry in raw:
         if not isinstance(entry, dict):
@@ -42,14 +52,19 @@ def normalize_input(raw: Any) -> list[JsonDict]:
         if kind == "message":
             role = entry.get("role")
             if role not in ("user", "assistant", "system", "developer"):
-                raise ApiError(400, f"Invalid value for 'input[].role': '{role}'.",
-                               param="input")
+                raise ApiError(400, f"Invalid value for 'input[].role': '{role}'.", param="input")
             items.append(_message_item(str(role), entry.get("content")))
         elif kind == "function_call_output":
             output = entry.get("output")
-            items.append({"type": "function_call_output", "id": new_id("fco"),
-                          "call_id": entry.get("call_id"), "status": "completed",
-                          "output": output if isinstance(output, str) else json.dumps(output)})
+            items.append(
+                {
+                    "type": "function_call_output",
+                    "id": new_id("fco"),
+                    "call_id": entry.get("call_id"),
+                    "status": "completed",
+                    "output": output if isinstance(output, str) else json.dumps(output),
+                }
+            )
         else:
             items.append({"id": new_id("item"), "status": "completed", **entry})
     return items
@@ -112,7 +127,10 @@ def check_tool_pairs(prior: list[JsonDict], new: list[JsonDict]) -> None:
     answered = {i.get("call_id") for i in everything if i.get("type") == "function_call_output"}
     for item in new:
         if item.get("type") == "function_call_output" and item.get("call_id") not in calls:
-            raise ApiError(400, "No tool call found for function call output with call_id "
-                           f"{item.get('call_id')}.", param="input")
+            raise ApiError(
+                400,
+                f"No tool call found for function call output with call_id {item.get('call_id')}.",
+                param="input",
+            )
     for call_id in calls - answered:
         raise ApiError(400, f"No tool output found for function call {call_id}.", param="input")

@@ -47,26 +47,36 @@ def _prior_items(store: Store, body: JsonDict) -> tuple[str | None, list[JsonDic
     conversation_id = conversation_id_of(body.get("conversation"))
     previous = body.get("previous_response_id")
     if conversation_id and previous:
-        raise ApiError(400, "Mutually exclusive parameters: Ensure you are only providing one "
-                       "of: 'previous_response_id' or 'conversation'.",
-                       code="mutually_exclusive_parameters")
+        raise ApiError(
+            400,
+            "Mutually exclusive parameters: Ensure you are only providing one "
+            "of: 'previous_response_id' or 'conversation'.",
+            code="mutually_exclusive_parameters",
+        )
     if conversation_id:
         conversation = store.conversations.get(conversation_id)
         if conversation is None:
-            raise ApiError(404, f"Conversation with id '{conversation_id}' not found.",
-                           param="conversation")
+            raise ApiError(
+                404, f"Conversation with id '{conversation_id}' not found.", param="conversation"
+            )
         for other in store.responses.values():
             if other.conversation_id == conversation_id and other.status in ACTIVE_RESPONSE:
-                raise ApiError(400, "Another process is currently operating on this "
-                               "conversation. Please retry in a few seconds.",
-                               code="conversation_locked")
+                raise ApiError(
+                    400,
+                    "Another process is currently operating on this "
+                    "conversation. Please retry in a few seconds.",
+                    code="conversation_locked",
+                )
         return conversation_id, list(conversation.items)
     chain: list[JsonDict] = []
     while isinstance(previous, str):
         rec = store.responses.get(previous)
         if rec is None:
-            raise ApiError(404, f"Previous response with id '{previous}' not found.",
-                           param="previous_response_id")
+            raise ApiError(
+                404,
+                f"Previous response with id '{previous}' not found.",
+                param="previous_response_id",
+            )
         chain = rec.input_items + rec.output + chain
         previous = rec.request.get("previous_response_id")
     return None, chain
@@ -78,8 +88,12 @@ def create_response(store: Store, req: ApiRequest, _: re.Match[str]) -> Result:
     if not model:
         raise missing("model")
     if model not in store.knobs.models:
-        raise ApiError(400, f"The requested model '{model}' does not exist.", param="model",
-                       code="model_not_found")
+        raise ApiError(
+            400,
+            f"The requested model '{model}' does not exist.",
+            param="model",
+            code="model_not_found",
+        )
     background = bool(body.get("background"))
     if background and body.get("store") is False:
         raise ApiError(400, "Background mode requires 'store' to be true.", param="store")
@@ -140,8 +154,11 @@ def advance_response(store: Store, rec: ResponseRec) -> None:
     if phase != "done":
         rec.status = phase
         return
-    final = rec.final_status if rec.final_status in ("completed", "incomplete", "cancelled") \
+    final = (
+        rec.final_status
+        if rec.final_status in ("completed", "incomplete", "cancelled")
         else "failed"
+    )
     text = None
     if final in ("completed", "incomplete") and not rec.planned_calls:
         text = store.reply(_context(store, rec))
@@ -167,9 +184,13 @@ def advance_response(store: Store, rec: ResponseRec) -> None:
 
 def _context(store: Store, rec: ResponseRec) -> ReplyContext:
     if rec.conversation_id:
-        done = sum(1 for other in store.responses.values()
-                   if other.conversation_id == rec.conversation_id
-                   and other.status == "completed" and other is not rec)
+        done = sum(
+            1
+            for other in store.responses.values()
+            if other.conversation_id == rec.conversation_id
+            and other.status == "completed"
+            and other is not rec
+        )
     else:
         done = sum(1 for role, _ in rec.history if role == "assistant")
     instructions = rec.request.get("instructions")

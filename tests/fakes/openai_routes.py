@@ -23,8 +23,9 @@ def list_models(store: Store, _: ApiRequest, __: re.Match[str]) -> Result:
 
 def retrieve_model(store: Store, _: ApiRequest, match: re.Match[str]) -> Result:
     if match["id"] not in store.knobs.models:
-        raise ApiError(404, f"The model '{match['id']}' does not exist", param="model",
-                       code="model_not_found")
+        raise ApiError(
+            404, f"The model '{match['id']}' does not exist", param="model", code="model_not_found"
+        )
     return _model(match["id"])
 
 

@@ -52,15 +52,22 @@ def create_run(store: Store, req: ApiRequest, match: re.Match[str]) -> Result:
         instructions = f"{instructions}\n{body['additional_instructions']}".strip()
     tools = body.get("tools")
     rec = RunRec(
-        id=new_id("run"), thread_id=thread.id, assistant_id=str(assistant_id),
-        created_at=now_int(), request=body,
-        model=str(body.get("model") or assistant["model"]), instructions=str(instructions),
+        id=new_id("run"),
+        thread_id=thread.id,
+        assistant_id=str(assistant_id),
+        created_at=now_int(),
+        request=body,
+        model=str(body.get("model") or assistant["model"]),
+        instructions=str(instructions),
         tools=list(tools if tools is not None else assistant.get("tools") or []),
         timing=Timed(time.monotonic(), store.knobs.latency),
-        final_status=store.planned_final_status(), planned_calls=store.take_planned_calls(),
+        final_status=store.planned_final_status(),
+        planned_calls=store.take_planned_calls(),
         user_texts=[t for m in new if m["role"] == "user" for t in texts_of(m["content"])],
-        history=[(m["role"], "\n".join(texts_of(m["content"])))
-                 for m in thread.messages[: len(thread.messages) - len(new)]],
+        history=[
+            (m["role"], "\n".join(texts_of(m["content"])))
+            for m in thread.messages[: len(thread.messages) - len(new)]
+        ],
     )
     store.runs[rec.id] = rec
     return run_json(rec)
@@ -102,8 +109,11 @@ def submit_tool_outputs(store: Store, req: ApiRequest, match: re.Match[str]) -> 
     expected = [c["id"] for c in run.required_action["submit_tool_outputs"]["tool_calls"]]
     given = [str(o.get("tool_call_id")) for o in outputs if isinstance(o, dict)]
     if sorted(expected) != sorted(given):
-        raise ApiError(400, f"Expected tool outputs for call_ids {expected}, got {given}.",
-                       param="tool_outputs")
+        raise ApiError(
+            400,
+            f"Expected tool outputs for call_ids {expected}, got {given}.",
+            param="tool_outputs",
+        )
     run.tool_outputs.extend(str(o.get("output")) for o in outputs)
     run.required_action = None
     run.status = "queued"
@@ -130,9 +140,19 @@ def advance_run(store: Store, run: RunRec) -> None:
         calls = [function_call_item(call) for call in run.planned_calls]
         run.planned_calls = []
         run.status = "requires_action"
-        run.required_action = {"type": "submit_tool_outputs", "submit_tool_outputs": {
-            "tool_calls": [{"id": c["call_id"], "type": "function", "function": {
-                "name": c["name"], "arguments": c["arguments"]}} for c in calls]}}
+        run.required_action = {
+            "type": "submit_tool_outputs",
+            "submit_tool_outputs": {
+                "tool_calls": [
+                    {
+                        "id": c["call_id"],
+                        "type": "function",
+                        "function": {"name": c["name"], "arguments": c["arguments"]},
+                    }
+                    for c in calls
+                ]
+            },
+        }
         return
     _finish(store, run, final)
 
@@ -148,12 +168,15 @@ def _finish(store: Store, run: RunRec, final: str) -> None:
     elif final == "cancelled":
         run.cancelled_at = now_int()
     if text is not None and thread is not None:
-        message = thread_message(thread.id, "assistant", text, run_id=run.id,
-                                 assistant_id=run.assistant_id, status=final)
+        message = thread_message(
+            thread.id, "assistant", text, run_id=run.id, assistant_id=run.assistant_id, status=final
+        )
         thread.messages.append(message)
-        run.usage = {"prompt_tokens": estimate_tokens(run.user_texts),
-                     "completion_tokens": estimate_tokens([text]),
-                     "total_tokens": estimate_tokens(run.user_texts) + estimate_tokens([text])}
+        run.usage = {
+            "prompt_tokens": estimate_tokens(run.user_texts),
+            "completion_tokens": estimate_tokens([text]),
+            "total_tokens": estimate_tokens(run.user_texts) + estimate_tokens([text]),
+        }
     if final == "completed":
         run.completed_at = now_int()
     elif final == "incomplete":
@@ -161,33 +184,54 @@ def _finish(store: Store, run: RunRec, final: str) -> None:
 
 
 def _context(store: Store, run: RunRec) -> ReplyContext:
-    done = sum(1 for other in store.runs.values()
-               if other.thread_id == run.thread_id and other.status == "completed")
+    done = sum(
+        1
+        for other in store.runs.values()
+        if other.thread_id == run.thread_id and other.status == "completed"
+    )
     return ReplyContext(
-        model=run.model, instructions=run.instructions, assistant_id=run.assistant_id,
-        conversation_or_thread_id=run.thread_id, user_texts=list(run.user_texts),
-        history=list(run.history), tools=list(run.tools), tool_outputs=list(run.tool_outputs),
-        turn=done + 1, turn_id=run.id,
+        model=run.model,
+        instructions=run.instructions,
+        assistant_id=run.assistant_id,
+        conversation_or_thread_id=run.thread_id,
+        user_texts=list(run.user_texts),
+        history=list(run.history),
+        tools=list(run.tools),
+        tool_outputs=list(run.tool_outputs),
+        turn=done + 1,
+        turn_id=run.id,
     )
 
 
 def run_json(run: RunRec) -> JsonDict:
     body = run.request
     return {
-        "id": run.id, "object": "thread.run", "created_at": run.created_at,
-        "assistant_id": run.assistant_id, "thread_id": run.thread_id, "status": run.status,
+        "id": run.id,
+        "object": "thread.run",
+        "created_at": run.created_at,
+        "assistant_id": run.assistant_id,
+        "thread_id": run.thread_id,
+        "status": run.status,
         "started_at": run.started_at,
         "expires_at": run.created_at + RUN_LIFETIME if run.status in ACTIVE_RUN else None,
-        "cancelled_at": run.cancelled_at, "failed_at": run.failed_at,
-        "completed_at": run.completed_at, "required_action": run.required_action,
-        "last_error": run.last_error, "model": run.model, "instructions": run.instructions,
-        "tools": list(run.tools), "tool_resources": {}, "metadata": body.get("metadata") or {},
-        "temperature": body.get("temperature", 1.0), "top_p": body.get("top_p", 1.0),
+        "cancelled_at": run.cancelled_at,
+        "failed_at": run.failed_at,
+        "completed_at": run.completed_at,
+        "required_action": run.required_action,
+        "last_error": run.last_error,
+        "model": run.model,
+        "instructions": run.instructions,
+        "tools": list(run.tools),
+        "tool_resources": {},
+        "metadata": body.get("metadata") or {},
+        "temperature": body.get("temperature", 1.0),
+        "top_p": body.get("top_p", 1.0),
         "max_completion_tokens": body.get("max_completion_tokens"),
         "max_prompt_tokens": body.get("max_prompt_tokens"),
         "truncation_strategy": body.get("truncation_strategy")
         or {"type": "auto", "last_messages": None},
-        "incomplete_details": run.incomplete_details, "usage": run.usage,
+        "incomplete_details": run.incomplete_details,
+        "usage": run.usage,
         "response_format": body.get("response_format", "auto"),
         "tool_choice": body.get("tool_choice", "auto"),
         "parallel_tool_calls": body.get("parallel_tool_calls", True),

@@ -13,7 +13,13 @@ from tests.fakes.openai_shapes import JsonDict
 ACTIVE_RESPONSE = ("queued", "in_progress")
 ACTIVE_RUN = ("queued", "in_progress", "requires_action", "cancelling")
 DEFAULT_MODELS = (
-    "gpt-5-mini", "gpt-5", "gpt-5-nano", "gpt-4.1", "gpt-4.1-mini", "gpt-4o", "gpt-4o-mini",
+    "gpt-5-mini",
+    "gpt-5",
+    "gpt-5-nano",
+    "gpt-4.1",
+    "gpt-4.1-mini",
+    "gpt-4o",
+    "gpt-4o-mini",
 )
 
 

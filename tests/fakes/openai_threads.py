@@ -19,14 +19,27 @@ from tests.fakes.openai_store import ACTIVE_RUN, Store, ThreadRec, now_int
 
 
 def assistant_json(
-    assistant_id: str, *, model: str, instructions: str | None, name: str | None,
+    assistant_id: str,
+    *,
+    model: str,
+    instructions: str | None,
+    name: str | None,
     tools: list[Any] | None,
 ) -> JsonDict:
     return {
-        "id": assistant_id, "object": "assistant", "created_at": now_int(), "name": name,
-        "description": None, "model": model, "instructions": instructions,
-        "tools": list(tools or []), "metadata": {}, "top_p": 1.0, "temperature": 1.0,
-        "tool_resources": {}, "response_format": "auto",
+        "id": assistant_id,
+        "object": "assistant",
+        "created_at": now_int(),
+        "name": name,
+        "description": None,
+        "model": model,
+        "instructions": instructions,
+        "tools": list(tools or []),
+        "metadata": {},
+        "top_p": 1.0,
+        "temperature": 1.0,
+        "tool_resources": {},
+        "response_format": "auto",
     }
 
 
@@ -45,8 +58,13 @@ def get_thread(store: Store, thread_id: str) -> ThreadRec:
 
 
 def thread_message(
-    thread_id: str, role: str, content: Any, *, run_id: str | None = None,
-    assistant_id: str | None = None, status: str = "completed",
+    thread_id: str,
+    role: str,
+    content: Any,
+    *,
+    run_id: str | None = None,
+    assistant_id: str | None = None,
+    status: str = "completed",
     metadata: dict[str, Any] | None = None,
 ) -> JsonDict:
     """A `thread.message`; `content` is a string or a list of content parts."""
@@ -56,16 +74,27 @@ def thread_message(
         raise ApiError(400, "Invalid 'content': expected a string or an array.", param="content")
     parts: list[JsonDict] = []
     for part in content:
-        if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"),
-                                                                                str):
+        if (
+            isinstance(part, dict)
+            and part.get("type") == "text"
+            and isinstance(part.get("text"), str)
+        ):
             parts.append({"type": "text", "text": {"value": part["text"], "annotations": []}})
         elif isinstance(part, dict):
             parts.append(dict(part))
     created = now_int()
     return {
-        "id": new_id("msg"), "object": "thread.message", "created_at": created,
-        "assistant_id": assistant_id, "thread_id": thread_id, "run_id": run_id, "role": role,
-        "content": parts, "attachments": [], "metadata": dict(metadata or {}), "status": status,
+        "id": new_id("msg"),
+        "object": "thread.message",
+        "created_at": created,
+        "assistant_id": assistant_id,
+        "thread_id": thread_id,
+        "run_id": run_id,
+        "role": role,
+        "content": parts,
+        "attachments": [],
+        "metadata": dict(metadata or {}),
+        "status": status,
         "completed_at": created if status == "completed" else None,
         "incomplete_at": created if status == "incomplete" else None,
         "incomplete_details": {"reason": "max_tokens"} if status == "incomplete" else None,
@@ -73,8 +102,13 @@ def thread_message(
 
 
 def thread_json(thread: ThreadRec) -> JsonDict:
-    return {"id": thread.id, "object": "thread", "created_at": thread.created_at,
-            "metadata": dict(thread.metadata), "tool_resources": {}}
+    return {
+        "id": thread.id,
+        "object": "thread",
+        "created_at": thread.created_at,
+        "metadata": dict(thread.metadata),
+        "tool_resources": {},
+    }
 
 
 def active_run_id(store: Store, thread_id: str) -> str | None:
@@ -87,13 +121,19 @@ def active_run_id(store: Store, thread_id: str) -> str | None:
 def add_message(store: Store, thread: ThreadRec, body: JsonDict) -> JsonDict:
     role = body.get("role")
     if role not in ("user", "assistant"):
-        raise missing("role") if role is None else ApiError(
-            400, f"Invalid value: '{role}'. Supported values are: 'user' and 'assistant'.",
-            param="role", code="invalid_value")
+        raise (
+            missing("role")
+            if role is None
+            else ApiError(
+                400,
+                f"Invalid value: '{role}'. Supported values are: 'user' and 'assistant'.",
+                param="role",
+                code="invalid_value",
+            )
+        )
     if "content" not in body:
         raise missing("content")
-    message = thread_message(thread.id, str(role), body["content"],
-                             metadata=body.get("metadata"))
+    message = thread_message(thread.id, str(role), body["content"], metadata=body.get("metadata"))
     thread.messages.append(message)
     return message
 

@@ -83,9 +83,7 @@ class ServerThread:
         self.url = f"http://{host}:{self.port}"
 
 
-def wait_until(
-    predicate: Callable[[], T], *, timeout: float, describe: Callable[[], str]
-) -> T:
+def wait_until(predicate: Callable[[], T], *, timeout: float, describe: Callable[[], str]) -> T:
     """Poll `predicate` until it returns a truthy value, or fail with `describe()`."""
     deadline = time.monotonic() + timeout
     while True:

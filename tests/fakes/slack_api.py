@@ -59,7 +59,9 @@ class FakeSlack:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.stop()
@@ -91,14 +93,20 @@ class FakeSlack:
 
     # faults ----------------------------------------------------------------------------
     def fail_next(
-        self, method: str, *, error: str | None = None, status: int = 200,
-        headers: dict[str, str] | None = None, times: int = 1,
+        self,
+        method: str,
+        *,
+        error: str | None = None,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
     ) -> None:
         """Fail the next `times` calls of `method` ("*" for any) with {"ok": false, …}."""
         default = "ratelimited" if status == 429 else "internal_error"
         body = {"ok": False, "error": error or default}
-        self._faults.add(Fault("*", _method_pattern(method), status, body, dict(headers or {}),
-                               times))
+        self._faults.add(
+            Fault("*", _method_pattern(method), status, body, dict(headers or {}), times)
+        )
 
     def drop_next(self, method: str, *, times: int = 1) -> None:
         """Close the connection of the next `times` calls of `method` without answering."""
@@ -108,17 +116,32 @@ class FakeSlack:
         self._faults.clear()
 
     # state set-up ----------------------------------------------------------------------
-    def add_file(self, file_id: str, name: str, content: bytes,
-                 mimetype: str = "application/octet-stream") -> JsonDict:
+    def add_file(
+        self, file_id: str, name: str, content: bytes, mimetype: str = "application/octet-stream"
+    ) -> JsonDict:
         """Register a file a user "shared"; returns its Slack file object (url_private…)."""
         with self._store.lock:
             return slack_files.add_file(self._store, file_id, name, content, mimetype)
 
-    def add_message(self, channel: str, text: str, *, user: str = "U0USER",
-                    ts: str | None = None, thread_ts: str | None = None, **extra: Any) -> str:
+    def add_message(
+        self,
+        channel: str,
+        text: str,
+        *,
+        user: str = "U0USER",
+        ts: str | None = None,
+        thread_ts: str | None = None,
+        **extra: Any,
+    ) -> str:
         """Seed a (user) message into a channel's history; returns its ts."""
-        message = {"type": "message", "user": user, "text": text, "ts": ts or next_ts(),
-                   "team": "T0TEST", **extra}
+        message = {
+            "type": "message",
+            "user": user,
+            "text": text,
+            "ts": ts or next_ts(),
+            "team": "T0TEST",
+            **extra,
+        }
         if thread_ts:
             message["thread_ts"] = thread_ts
         with self._store.lock:
@@ -138,8 +161,13 @@ class FakeSlack:
 
     def messages(self, channel: str, thread_ts: str | None = None) -> list[JsonDict]:
         """A channel's stored messages now (after updates/deletes), oldest first."""
-        return self._read(lambda s: [m for m in s.messages.get(channel, []) if thread_ts in
-                                     (None, m.get("thread_ts"), m["ts"])])
+        return self._read(
+            lambda s: [
+                m
+                for m in s.messages.get(channel, [])
+                if thread_ts in (None, m.get("thread_ts"), m["ts"])
+            ]
+        )
 
     def ephemerals(self, channel: str | None = None) -> list[JsonDict]:
         return self._read(lambda s: [e for e in s.ephemerals if channel in (None, e["channel"])])
@@ -149,8 +177,13 @@ class FakeSlack:
 
     def statuses(self, channel: str | None = None) -> list[JsonDict]:
         """assistant.threads.setStatus calls that succeeded: {channel_id, thread_ts, status…}."""
-        return self._read(lambda s: [x for x in s.statuses if x["kind"] == "status"
-                                     and channel in (None, x["channel_id"])])
+        return self._read(
+            lambda s: [
+                x
+                for x in s.statuses
+                if x["kind"] == "status" and channel in (None, x["channel_id"])
+            ]
+        )
 
     def uploads(self) -> list[Upload]:
         return self._read(lambda s: s.uploads)
@@ -170,8 +203,9 @@ class FakeSlack:
             return copy.deepcopy(read(self._store))
 
     def _dump(self) -> str:
-        lines = [f"{c.method} {json.dumps(c.params, default=repr)[:300]}"
-                 for c in self.calls()[-30:]]
+        lines = [
+            f"{c.method} {json.dumps(c.params, default=repr)[:300]}" for c in self.calls()[-30:]
+        ]
         return "last calls to fake Slack:\n  " + "\n  ".join(lines or ["(none)"])
 
     # HTTP ------------------------------------------------------------------------------
@@ -212,16 +246,16 @@ class FakeSlack:
                 self._store.errors.append(f"{method}: {exc!r}")
                 return {"ok": False, "error": "internal_error"}
 
-    def _reply(self, body: Any, status: int = 200,
-               headers: dict[str, str] | None = None) -> web.Response:
+    def _reply(
+        self, body: Any, status: int = 200, headers: dict[str, str] | None = None
+    ) -> web.Response:
         standard = {"x-oauth-scopes": self.scopes, "x-slack-req-id": secrets.token_hex(16)}
         return web.json_response(body, status=status, headers={**standard, **(headers or {})})
 
     async def _upload(self, request: web.Request) -> web.StreamResponse:
         content = await request.read()
         with self._store.lock:
-            stored = slack_files.receive_upload(self._store, request.match_info["file_id"],
-                                                content)
+            stored = slack_files.receive_upload(self._store, request.match_info["file_id"], content)
         if not stored:
             return web.Response(status=404, text="file_not_found")
         return web.Response(text=f"OK - {len(content)}")

@@ -55,14 +55,20 @@ def validate_blocks(blocks: Any) -> list[Any] | None:
         if kind == "markdown":
             markdown_total += len(text)
             if len(text) > MAX_MARKDOWN or markdown_total > MAX_MARKDOWN:
-                raise _invalid(f"must be less than {MAX_MARKDOWN + 1} characters "
-                               f"[json-pointer:/blocks/{index}/text]")
+                raise _invalid(
+                    f"must be less than {MAX_MARKDOWN + 1} characters "
+                    f"[json-pointer:/blocks/{index}/text]"
+                )
         elif kind == "section" and len(text) > MAX_SECTION_TEXT:
-            raise _invalid(f"must be less than {MAX_SECTION_TEXT + 1} characters "
-                           f"[json-pointer:/blocks/{index}/text/text]")
+            raise _invalid(
+                f"must be less than {MAX_SECTION_TEXT + 1} characters "
+                f"[json-pointer:/blocks/{index}/text/text]"
+            )
         elif kind == "header" and len(text) > MAX_HEADER_TEXT:
-            raise _invalid(f"must be less than {MAX_HEADER_TEXT + 1} characters "
-                           f"[json-pointer:/blocks/{index}/text/text]")
+            raise _invalid(
+                f"must be less than {MAX_HEADER_TEXT + 1} characters "
+                f"[json-pointer:/blocks/{index}/text/text]"
+            )
     return blocks
 
 
@@ -71,8 +77,11 @@ def validate_metadata(metadata: Any) -> dict[str, Any] | None:
         return None
     if isinstance(metadata, str):
         raise SlackError("invalid_metadata_format")
-    if (not isinstance(metadata, dict) or not isinstance(metadata.get("event_type"), str)
-            or not isinstance(metadata.get("event_payload"), dict)):
+    if (
+        not isinstance(metadata, dict)
+        or not isinstance(metadata.get("event_type"), str)
+        or not isinstance(metadata.get("event_payload"), dict)
+    ):
         raise SlackError("invalid_metadata_schema")
     return {"event_type": metadata["event_type"], "event_payload": metadata["event_payload"]}
 

@@ -17,14 +17,29 @@ from tests.fakes.slack_store import (
 )
 from tests.fakes.slack_ts import next_ts
 
-BOT_PROFILE = {"id": BOT_ID, "app_id": APP_ID, "name": "bridge", "team_id": TEAM_ID,
-               "deleted": False, "icons": {}, "updated": 1_700_000_000}
+BOT_PROFILE = {
+    "id": BOT_ID,
+    "app_id": APP_ID,
+    "name": "bridge",
+    "team_id": TEAM_ID,
+    "deleted": False,
+    "icons": {},
+    "updated": 1_700_000_000,
+}
 
 
 def bot_message(text: str, ts: str, **fields: Any) -> JsonDict:
     """A message as Slack stores one posted by the bot (None-valued fields left out)."""
-    message: JsonDict = {"type": "message", "text": text, "user": BOT_USER_ID, "bot_id": BOT_ID,
-                         "app_id": APP_ID, "ts": ts, "team": TEAM_ID, "bot_profile": BOT_PROFILE}
+    message: JsonDict = {
+        "type": "message",
+        "text": text,
+        "user": BOT_USER_ID,
+        "bot_id": BOT_ID,
+        "app_id": APP_ID,
+        "ts": ts,
+        "team": TEAM_ID,
+        "bot_profile": BOT_PROFILE,
+    }
     message.update({key: value for key, value in fields.items() if value is not None})
     return message
 
@@ -34,13 +49,19 @@ def present(store: SlackStore, channel: str, message: JsonDict, *, metadata: boo
     shown = copy.deepcopy(message)
     if not metadata:
         shown.pop("metadata", None)
-    replies = [m for m in store.messages.get(channel, [])
-               if m.get("thread_ts") == message["ts"] and m["ts"] != message["ts"]]
+    replies = [
+        m
+        for m in store.messages.get(channel, [])
+        if m.get("thread_ts") == message["ts"] and m["ts"] != message["ts"]
+    ]
     if replies:
-        shown.update(thread_ts=message["ts"], reply_count=len(replies),
-                     reply_users=sorted({str(m.get("user")) for m in replies}),
-                     reply_users_count=len({m.get("user") for m in replies}),
-                     latest_reply=replies[-1]["ts"])
+        shown.update(
+            thread_ts=message["ts"],
+            reply_count=len(replies),
+            reply_users=sorted({str(m.get("user")) for m in replies}),
+            reply_users_count=len({m.get("user") for m in replies}),
+            latest_reply=replies[-1]["ts"],
+        )
     return shown
 
 
@@ -50,8 +71,14 @@ def post_message(store: SlackStore, params: dict[str, Any]) -> JsonDict:
     metadata = validate_metadata(params.get("metadata"))
     text = message_text(params, blocks)
     thread_ts = params.get("thread_ts") or None
-    message = bot_message(text, next_ts(), blocks=blocks, metadata=metadata, thread_ts=thread_ts,
-                          attachments=params.get("attachments") or None)
+    message = bot_message(
+        text,
+        next_ts(),
+        blocks=blocks,
+        metadata=metadata,
+        thread_ts=thread_ts,
+        attachments=params.get("attachments") or None,
+    )
     if thread_ts:
         parent = store.find_message(channel, str(thread_ts))
         message["parent_user_id"] = parent.get("user") if parent else None
@@ -82,8 +109,12 @@ def update_message(store: SlackStore, params: dict[str, Any]) -> JsonDict:
     if params.get("metadata"):
         message["metadata"] = validate_metadata(params.get("metadata"))
     message["edited"] = {"user": BOT_USER_ID, "ts": next_ts()}
-    return {"channel": channel, "ts": message["ts"], "text": message["text"],
-            "message": copy.deepcopy(message)}
+    return {
+        "channel": channel,
+        "ts": message["ts"],
+        "text": message["text"],
+        "message": copy.deepcopy(message),
+    }
 
 
 def delete_message(store: SlackStore, params: dict[str, Any]) -> JsonDict:
@@ -97,8 +128,14 @@ def post_ephemeral(store: SlackStore, params: dict[str, Any]) -> JsonDict:
     if not params.get("user"):
         raise SlackError("user_not_in_channel")
     blocks = validate_blocks(params.get("blocks"))
-    ephemeral = {"channel": channel, "user": params["user"], "text": message_text(params, blocks),
-                 "blocks": blocks, "thread_ts": params.get("thread_ts"), "ts": next_ts()}
+    ephemeral = {
+        "channel": channel,
+        "user": params["user"],
+        "text": message_text(params, blocks),
+        "blocks": blocks,
+        "thread_ts": params.get("thread_ts"),
+        "ts": next_ts(),
+    }
     store.ephemerals.append(ephemeral)
     return {"message_ts": ephemeral["ts"]}
 
@@ -108,5 +145,7 @@ def get_permalink(store: SlackStore, params: dict[str, Any]) -> JsonDict:
     ts = str(params.get("message_ts") or "")
     if store.find_message(channel, ts) is None:
         raise SlackError("message_not_found")
-    return {"channel": channel,
-            "permalink": f"https://test.slack.com/archives/{channel}/p{ts.replace('.', '')}"}
+    return {
+        "channel": channel,
+        "permalink": f"https://test.slack.com/archives/{channel}/p{ts.replace('.', '')}",
+    }

@@ -22,9 +22,15 @@ CREATED = 1_700_000_000
 
 
 def auth_test(store: SlackStore, params: dict[str, Any]) -> JsonDict:
-    return {"url": "https://test.slack.com/", "team": "Test", "user": "bridge",
-            "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID,
-            "is_enterprise_install": False}
+    return {
+        "url": "https://test.slack.com/",
+        "team": "Test",
+        "user": "bridge",
+        "team_id": TEAM_ID,
+        "user_id": BOT_USER_ID,
+        "bot_id": BOT_ID,
+        "is_enterprise_install": False,
+    }
 
 
 def _in_range(ts: str, params: dict[str, Any]) -> bool:
@@ -40,20 +46,32 @@ def _page(messages: list[JsonDict], params: dict[str, Any], default_limit: int) 
     limit = int(params.get("limit") or default_limit)
     page = messages[start : start + limit]
     more = start + limit < len(messages)
-    return {"messages": page, "has_more": more,
-            "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+    return {
+        "messages": page,
+        "has_more": more,
+        "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+    }
 
 
 def history(store: SlackStore, params: dict[str, Any]) -> JsonDict:
     channel = store.check_channel(params.get("channel"))
     metadata = is_true(params.get("include_all_metadata"))
-    top_level = [m for m in store.messages.get(channel, [])
-                 if m.get("thread_ts") in (None, m["ts"]) or m.get("reply_broadcast")]
-    shown = [present(store, channel, m, metadata=metadata)
-             for m in sorted(top_level, key=lambda m: ts_key(m["ts"]), reverse=True)
-             if _in_range(m["ts"], params)]
-    return {**_page(shown, params, 100), "pin_count": 0, "channel_actions_ts": None,
-            "channel_actions_count": 0}
+    top_level = [
+        m
+        for m in store.messages.get(channel, [])
+        if m.get("thread_ts") in (None, m["ts"]) or m.get("reply_broadcast")
+    ]
+    shown = [
+        present(store, channel, m, metadata=metadata)
+        for m in sorted(top_level, key=lambda m: ts_key(m["ts"]), reverse=True)
+        if _in_range(m["ts"], params)
+    ]
+    return {
+        **_page(shown, params, 100),
+        "pin_count": 0,
+        "channel_actions_ts": None,
+        "channel_actions_count": 0,
+    }
 
 
 def replies(store: SlackStore, params: dict[str, Any]) -> JsonDict:
@@ -69,24 +87,41 @@ def replies(store: SlackStore, params: dict[str, Any]) -> JsonDict:
         raise SlackError("thread_not_found")
     metadata = is_true(params.get("include_all_metadata"))
     ordered = sorted(thread, key=lambda m: ts_key(m["ts"]))
-    shown = [present(store, channel, m, metadata=metadata) for m in ordered
-             if m["ts"] == root or _in_range(m["ts"], params)]
+    shown = [
+        present(store, channel, m, metadata=metadata)
+        for m in ordered
+        if m["ts"] == root or _in_range(m["ts"], params)
+    ]
     return _page(shown, params, 1000)
 
 
 def channel_info(store: SlackStore, channel: str) -> JsonDict:
-    base: JsonDict = {"id": channel, "created": CREATED, "is_archived": False,
-                      "is_org_shared": False, "context_team_id": TEAM_ID}
+    base: JsonDict = {
+        "id": channel,
+        "created": CREATED,
+        "is_archived": False,
+        "is_org_shared": False,
+        "context_team_id": TEAM_ID,
+    }
     if channel.startswith("D"):
         user = channel.removeprefix("D0DM") if channel.startswith("D0DM") else "U0USER"
         base.update(is_im=True, user=user, is_user_deleted=False, priority=0)
     else:
         name = f"chan-{channel.lower()}"
-        base.update(name=name, name_normalized=name, is_channel=channel.startswith("C"),
-                    is_group=channel.startswith("G"), is_im=False, is_mpim=False,
-                    is_private=not channel.startswith("C"), is_general=False, is_member=True,
-                    creator="U0ADMIN", topic={"value": "", "creator": "", "last_set": 0},
-                    purpose={"value": "", "creator": "", "last_set": 0})
+        base.update(
+            name=name,
+            name_normalized=name,
+            is_channel=channel.startswith("C"),
+            is_group=channel.startswith("G"),
+            is_im=False,
+            is_mpim=False,
+            is_private=not channel.startswith("C"),
+            is_general=False,
+            is_member=True,
+            creator="U0ADMIN",
+            topic={"value": "", "creator": "", "last_set": 0},
+            purpose={"value": "", "creator": "", "last_set": 0},
+        )
     return base
 
 
@@ -112,16 +147,36 @@ def default_user(user_id: str) -> JsonDict:
     name = "bridge" if user_id == BOT_USER_ID else user_id.lower()
     real_name = "Bridge" if user_id == BOT_USER_ID else f"Test User {user_id}"
     return {
-        "id": user_id, "team_id": TEAM_ID, "name": name, "deleted": False, "color": "9f69e7",
-        "real_name": real_name, "tz": "Europe/Berlin", "tz_label": "Central European Time",
-        "tz_offset": 3600, "is_admin": False, "is_owner": False, "is_primary_owner": False,
-        "is_restricted": False, "is_ultra_restricted": False,
-        "is_bot": user_id == BOT_USER_ID, "is_app_user": False, "updated": CREATED,
-        "profile": {"title": "Engineer", "phone": "", "real_name": real_name,
-                    "real_name_normalized": real_name, "display_name": name,
-                    "display_name_normalized": name, "status_text": "", "status_emoji": "",
-                    "email": f"{name}@example.com", "team": TEAM_ID,
-                    "image_72": "https://example.com/avatar_72.png"},
+        "id": user_id,
+        "team_id": TEAM_ID,
+        "name": name,
+        "deleted": False,
+        "color": "9f69e7",
+        "real_name": real_name,
+        "tz": "Europe/Berlin",
+        "tz_label": "Central European Time",
+        "tz_offset": 3600,
+        "is_admin": False,
+        "is_owner": False,
+        "is_primary_owner": False,
+        "is_restricted": False,
+        "is_ultra_restricted": False,
+        "is_bot": user_id == BOT_USER_ID,
+        "is_app_user": False,
+        "updated": CREATED,
+        "profile": {
+            "title": "Engineer",
+            "phone": "",
+            "real_name": real_name,
+            "real_name_normalized": real_name,
+            "display_name": name,
+            "display_name_normalized": name,
+            "status_text": "",
+            "status_emoji": "",
+            "email": f"{name}@example.com",
+            "team": TEAM_ID,
+            "image_72": "https://example.com/avatar_72.png",
+        },
     }
 
 

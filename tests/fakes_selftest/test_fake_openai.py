@@ -40,8 +40,14 @@ def finish_run(sdk: openai.OpenAI, run: Run) -> Run:
 
 
 def ask(sdk: openai.OpenAI, conversation_id: str, text: str) -> Response:
-    created = sdk.responses.create(model="gpt-5-mini", input=text, instructions="Be brief.",
-                                   conversation=conversation_id, background=True, store=True)
+    created = sdk.responses.create(
+        model="gpt-5-mini",
+        input=text,
+        instructions="Be brief.",
+        conversation=conversation_id,
+        background=True,
+        store=True,
+    )
     assert created.status == "queued"
     return finish(sdk, created)
 
@@ -57,7 +63,9 @@ def test_background_responses_remember_the_conversation(oa: FakeOpenAI) -> None:
     assert second.usage is not None and second.usage.total_tokens > 0
     items = sdk.conversations.items.list(conversation.id, order="asc")
     assert [(i.type, getattr(i, "role", None)) for i in items] == [
-        ("message", "user"), ("message", "assistant")] * 2
+        ("message", "user"),
+        ("message", "assistant"),
+    ] * 2
     assert len(oa.conversation_items(conversation.id)) == 4
     assert [body["input"] for body in oa.responses_created()] == ["hello", "again"]
 
@@ -66,11 +74,13 @@ def test_second_response_on_a_busy_conversation_is_locked(oa: FakeOpenAI) -> Non
     sdk = client(oa)
     conversation = sdk.conversations.create()
     oa.latency = 30.0
-    first = sdk.responses.create(model="gpt-5-mini", input="one", conversation=conversation.id,
-                                 background=True)
+    first = sdk.responses.create(
+        model="gpt-5-mini", input="one", conversation=conversation.id, background=True
+    )
     with pytest.raises(openai.BadRequestError) as caught:
-        sdk.responses.create(model="gpt-5-mini", input="two", conversation=conversation.id,
-                             background=True)
+        sdk.responses.create(
+            model="gpt-5-mini", input="two", conversation=conversation.id, background=True
+        )
     assert caught.value.code == "conversation_locked"
     assert len(oa.calls("POST", r"^/v1/responses$")) == 2  # a 400 is not retried
     assert sdk.responses.cancel(first.id).status == "cancelled"
@@ -123,13 +133,22 @@ def test_function_calls_then_outputs_complete_the_turn(oa: FakeOpenAI) -> None:
     calling = ask(sdk, conversation.id, "use the tool")
     call = calling.output[0]
     assert call.type == "function_call" and call.name == "lookup"
-    answer = finish(sdk, sdk.responses.create(
-        model="gpt-5-mini", conversation=conversation.id, background=True,
-        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "42"}]))
+    answer = finish(
+        sdk,
+        sdk.responses.create(
+            model="gpt-5-mini",
+            conversation=conversation.id,
+            background=True,
+            input=[{"type": "function_call_output", "call_id": call.call_id, "output": "42"}],
+        ),
+    )
     assert answer.output_text == "echo:  (turn 2)"
     with pytest.raises(openai.BadRequestError, match="No tool call found"):
-        sdk.responses.create(model="gpt-5-mini", conversation=conversation.id, input=[
-            {"type": "function_call_output", "call_id": "call_nope", "output": "1"}])
+        sdk.responses.create(
+            model="gpt-5-mini",
+            conversation=conversation.id,
+            input=[{"type": "function_call_output", "call_id": "call_nope", "output": "1"}],
+        )
 
 
 def test_run_requires_action_until_tool_outputs_are_submitted(oa: FakeOpenAI) -> None:
@@ -137,16 +156,18 @@ def test_run_requires_action_until_tool_outputs_are_submitted(oa: FakeOpenAI) ->
     sdk = client(oa)
     thread = sdk.beta.threads.create(messages=[{"role": "user", "content": "weather?"}])
     oa.function_calls_next = [{"name": "weather", "arguments": "{}"}]
-    run = finish_run(sdk, sdk.beta.threads.runs.create(thread_id=thread.id,
-                                                       assistant_id="asst_tools"))
+    run = finish_run(
+        sdk, sdk.beta.threads.runs.create(thread_id=thread.id, assistant_id="asst_tools")
+    )
     assert run.status == "requires_action" and run.required_action is not None
     calls = run.required_action.submit_tool_outputs.tool_calls
     run = sdk.beta.threads.runs.submit_tool_outputs(
-        run.id, thread_id=thread.id,
-        tool_outputs=[{"tool_call_id": calls[0].id, "output": "sunny"}])
+        run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": calls[0].id, "output": "sunny"}]
+    )
     assert finish_run(sdk, run).status == "completed"
     assert oa.thread_messages(thread.id)[-1]["content"][0]["text"]["value"] == (
-        "echo: weather? (turn 1)")
+        "echo: weather? (turn 1)"
+    )
 
 
 def test_final_status_responder_and_cancel_knobs(oa: FakeOpenAI) -> None:

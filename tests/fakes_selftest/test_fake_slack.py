@@ -25,8 +25,13 @@ def web(slack: FakeSlack, token: str = "xoxb-test-token") -> WebClient:
 
 def test_post_message_with_blocks_and_metadata_reads_back(slack: FakeSlack) -> None:
     client = web(slack)
-    posted = client.chat_postMessage(channel="C1", text="hi there", blocks=BLOCKS,
-                                     metadata=METADATA, thread_ts="1710000000.000001")
+    posted = client.chat_postMessage(
+        channel="C1",
+        text="hi there",
+        blocks=BLOCKS,
+        metadata=METADATA,
+        thread_ts="1710000000.000001",
+    )
     assert posted["message"]["bot_id"] == "BBOT" and posted["message"]["metadata"] == METADATA
     call = slack.calls("chat.postMessage")[0]
     assert call.params["blocks"] == BLOCKS and call.params["metadata"] == METADATA
@@ -58,10 +63,16 @@ def test_slack_errors_match_the_real_api(slack: FakeSlack) -> None:
     slack.channel_errors["C404"] = "channel_not_found"
     cases: list[tuple[Callable[[WebClient], object], str]] = [
         (lambda c: c.chat_postMessage(channel="C404", text="x"), "channel_not_found"),
-        (lambda c: c.chat_postMessage(channel="C1", blocks=[
-            {"type": "markdown", "text": "x" * 12_001}]), "invalid_blocks"),
-        (lambda c: c.chat_postMessage(channel="C1", text="x", blocks=[
-            {"type": "divider"}] * 51), "invalid_blocks"),
+        (
+            lambda c: c.chat_postMessage(
+                channel="C1", blocks=[{"type": "markdown", "text": "x" * 12_001}]
+            ),
+            "invalid_blocks",
+        ),
+        (
+            lambda c: c.chat_postMessage(channel="C1", text="x", blocks=[{"type": "divider"}] * 51),
+            "invalid_blocks",
+        ),
         (lambda c: c.chat_postMessage(channel="C1"), "no_text"),
     ]
     for call, error in cases:
@@ -86,24 +97,28 @@ def test_reactions_status_and_auth(slack: FakeSlack) -> None:
     assert slack.reactions("D0DMU1", "1710000000.000500") == {"eyes"}
     client.reactions_remove(channel="D0DMU1", timestamp="1710000000.000500", name="eyes")
     assert slack.reactions("D0DMU1", "1710000000.000500") == set()
-    client.assistant_threads_setStatus(channel_id="D0DMU1", thread_ts="1.1",
-                                       status="is thinking…")
+    client.assistant_threads_setStatus(channel_id="D0DMU1", thread_ts="1.1", status="is thinking…")
     assert slack.statuses("D0DMU1")[0]["status"] == "is thinking…"
     assert client.conversations_open(users="U1")["channel"]["id"] == "D0DMU1"
 
 
 def test_files_upload_v2_round_trip_and_private_download(slack: FakeSlack) -> None:
     client = web(slack)
-    done = client.files_upload_v2(channel="C1", thread_ts="1710000000.000009",
-                                  content=b"col\n1\n", filename="data.csv",
-                                  initial_comment="here")
+    done = client.files_upload_v2(
+        channel="C1",
+        thread_ts="1710000000.000009",
+        content=b"col\n1\n",
+        filename="data.csv",
+        initial_comment="here",
+    )
     file_id = done["file"]["id"]
     [upload] = slack.uploads()
     assert (upload.file_id, upload.filename, upload.content) == (file_id, "data.csv", b"col\n1\n")
     assert (upload.channel, upload.thread_ts) == ("C1", "1710000000.000009")
     info = client.files_info(file=file_id)["file"]
-    request = urllib.request.Request(info["url_private"],
-                                     headers={"Authorization": "Bearer xoxb-test-token"})
+    request = urllib.request.Request(
+        info["url_private"], headers={"Authorization": "Bearer xoxb-test-token"}
+    )
     with urllib.request.urlopen(request) as response:
         assert response.read() == b"col\n1\n"
     shared = slack.add_file("F0USER", "notes.txt", b"hello", "text/plain")

@@ -20,7 +20,8 @@ def test_signature_matches_slack_sdk_verifier() -> None:
     headers = events.sign(SECRET, body, now)
     verifier = SignatureVerifier(SECRET)
     assert headers["X-Slack-Signature"] == verifier.generate_signature(
-        timestamp=str(now), body=body)
+        timestamp=str(now), body=body
+    )
     assert verifier.is_valid_request(body, headers)
     assert headers["Content-Type"] == "application/json"
     assert not SignatureVerifier("other").is_valid_request(body, headers)
@@ -34,17 +35,18 @@ def test_envelopes_and_events_look_like_slack() -> None:
     assert (dm["channel"], dm["channel_type"]) == ("D0DMU1", "im")
     assert mention["text"].startswith("<@UBOT> ") and mention["type"] == "app_mention"
     assert float(mention["ts"]) > float(dm["ts"])
-    form = parse_qs(events.slash_command_form(text="reset", user_id="U3", channel_id="D0DMU3")
-                    .decode())
+    form = parse_qs(
+        events.slash_command_form(text="reset", user_id="U3", channel_id="D0DMU3").decode()
+    )
     assert form["command"] == ["/assistant"] and form["text"] == ["reset"]
 
 
 def test_post_signed_reaches_a_server(slack: FakeSlack) -> None:
     url = slack.response_url("cmd")
-    status, text = events.post_signed(url, json.dumps({"text": "done"}).encode(), SECRET,
-                                      content_type=events.JSON, retry_num=1)
+    status, text = events.post_signed(
+        url, json.dumps({"text": "done"}).encode(), SECRET, content_type=events.JSON, retry_num=1
+    )
     assert (status, text) == (200, "ok")
     assert slack.response_url_posts("cmd") == [{"text": "done"}]
-    status, _ = events.post_signed(slack.url + "/nowhere", b"x=1", SECRET,
-                                   content_type=events.FORM)
+    status, _ = events.post_signed(slack.url + "/nowhere", b"x=1", SECRET, content_type=events.FORM)
     assert status == 404

@@ -1,0 +1,1 @@
+"""Load benchmark of the bridge against the local fakes: run `python bench/load.py`."""

@@ -1,0 +1,341 @@
+"""One benchmark run: fakes, the bridge, the load, the wait for replies, then the figures."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.database import run_database
+from bench.fakes import TimedOpenAI, TimedSlack
+from bench.monitor import ProcessSampler, own_cpu_seconds
+from bench.report import (
+    MB,
+    Row,
+    answered_texts,
+    as_json,
+    completeness,
+    ms,
+    summary,
+    table,
+    turn_times,
+)
+from bench.traffic import Message, build_messages, send_all
+from tests.e2e.harness import BridgeProcess, base_env
+
+TARGETS = {
+    "ack_p99_ms": 50.0,
+    "overhead_p50_ms": 150.0,
+    "overhead_p99_ms": 500.0,
+    "polls_mean": 6.0,
+    "peak_rss_mb": 200.0,
+}
+QUICK = {"users": 30, "rate": 10.0, "duration": 5.0}
+FULL = {"users": 300, "rate": 100.0, "duration": 30.0}
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python bench/load.py",
+        description="Load the real bridge with signed Slack DMs against local fake Slack and "
+        "OpenAI servers; print ack latency, overhead, polls per turn and memory against targets.",
+    )
+    parser.add_argument("--users", type=int, help="distinct DM users (default 300)")
+    parser.add_argument("--rate", type=float, help="events per second in total (default 100)")
+    parser.add_argument("--duration", type=float, help="seconds of sending (default 30)")
+    parser.add_argument("--latency", type=float, default=2.0, help="model latency, s (2.0)")
+    parser.add_argument("--database-url", help="PostgreSQL URL (a fresh schema is used)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--quick", action="store_true", help="30 users, 10/s, 5 s")
+    parser.add_argument("--keep-log", type=Path, help="copy the bridge log here")
+    args = parser.parse_args(argv)
+    defaults = QUICK if args.quick else FULL
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if args.users < 1 or args.rate <= 0 or args.duration <= 0 or args.latency < 0:
+        parser.error("--users, --rate, --duration must be positive, --latency non-negative")
+    return args
+
+
+@dataclass
+class Phases:
+    """perf_counter marks and CPU seconds around the load phase."""
+
+    send_start: float = 0.0
+    send_end: float = 0.0
+    drained: float = 0.0
+    bridge_cpu: float = 0.0
+    own_cpu: float = 0.0
+    shutdown_seconds: float = 0.0
+    exit_code: int | None = None
+    baseline_rss: int = 0
+
+
+def wait_for_answers(
+    slack: TimedSlack, openai: TimedOpenAI, messages: list[Message], deadline: float
+) -> bool:
+    """Poll until every message text has been answered, or the deadline passes."""
+    wanted = {m.text for m in messages}
+    while time.perf_counter() < deadline:
+        if wanted <= answered_texts(slack.timed_posts(), openai.turn_inputs()):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def log_digest(log: str, limit: int = 8) -> list[str]:
+    """WARNING/ERROR lines grouped by their text with numbers and ids blanked."""
+    kinds: Counter[str] = Counter()
+    for line in log.splitlines():
+        match = re.search(r" (WARNING|ERROR|CRITICAL) (.*)$", line)
+        if match:
+            text = re.sub(r"\b(resp|conv)_[0-9a-f]+", r"\1_…", match.group(0).strip())
+            kinds[re.sub(r"\d+(\.\d+)?", "N", text)] += 1
+    tracebacks = log.count("Traceback")
+    lines = [f"{count:6d} x {text[:160]}" for text, count in kinds.most_common(limit)]
+    if tracebacks:
+        lines.append(f"{tracebacks:6d} x Traceback")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    messages = build_messages(users=args.users, rate=args.rate, duration=args.duration)
+    with (
+        tempfile.TemporaryDirectory(prefix="bridge-bench-") as tmp,
+        run_database(args.database_url, Path(tmp)) as (database_url, database_name),
+        TimedSlack() as slack,
+        TimedOpenAI() as openai,
+    ):
+        openai.latency = args.latency
+        env = base_env(
+            slack_url=slack.url + "/api/",
+            openai_url=openai.url + "/v1",
+            database_url=database_url,
+        )
+        env.pop("LEASE_SECONDS", None)  # the harness shortens it for take-over tests
+        env["LOG_LEVEL"] = "WARNING"
+        bridge = BridgeProcess(workdir=Path(tmp), env=env)
+        phases = Phases()
+        print(f"starting the bridge ({database_name}) ...", flush=True)
+        bridge.start()
+        assert bridge.proc is not None
+        sampler = ProcessSampler(bridge.proc.pid).start()
+        try:
+            complete = _load(args, bridge, sampler, slack, openai, messages, phases)
+        finally:
+            start = time.perf_counter()
+            try:
+                phases.exit_code = bridge.stop(timeout=40)
+            except Exception:
+                bridge.kill()
+            phases.shutdown_seconds = time.perf_counter() - start
+            sampler.stop()
+        log = bridge.log()
+        if args.keep_log:
+            args.keep_log.write_text(log)
+        return _report(args, slack, openai, messages, phases, sampler, log, complete, database_name)
+
+
+def _load(
+    args: argparse.Namespace,
+    bridge: BridgeProcess,
+    sampler: ProcessSampler,
+    slack: TimedSlack,
+    openai: TimedOpenAI,
+    messages: list[Message],
+    phases: Phases,
+) -> bool:
+    time.sleep(0.5)
+    phases.baseline_rss = sampler.rss()
+    cpu_bridge, cpu_own = sampler.cpu_seconds(), own_cpu_seconds()
+    total = len(messages)
+    print(
+        f"sending {total} DMs from {args.users} users at {args.rate:g}/s for "
+        f"{args.duration:g} s (model latency {args.latency:g} s) ...",
+        flush=True,
+    )
+    phases.send_start = asyncio.run(
+        send_all(bridge.url + "/slack/events", messages, rate=args.rate)
+    )
+    phases.send_end = time.perf_counter()
+    phases.bridge_cpu = sampler.cpu_seconds() - cpu_bridge
+    phases.own_cpu = own_cpu_seconds() - cpu_own
+    print("sending done; waiting for the replies ...", flush=True)
+    deadline = time.perf_counter() + max(30.0, 10 * args.latency)
+    complete = wait_for_answers(slack, openai, messages, deadline)
+    phases.drained = time.perf_counter()
+    time.sleep(1.0)  # a late duplicate post would show up here
+    return complete
+
+
+def _report(
+    args: argparse.Namespace,
+    slack: TimedSlack,
+    openai: TimedOpenAI,
+    messages: list[Message],
+    phases: Phases,
+    sampler: ProcessSampler,
+    log: str,
+    complete: bool,
+    database_name: str,
+) -> int:
+    posts = slack.timed_posts()
+    inputs = openai.turn_inputs()
+    created_at, polled_at = openai.timings()
+    created_inputs = [
+        [str(item.get("content")) for item in body.get("input") or []]
+        for body in openai.responses_created()
+    ]
+    polls = Counter(
+        r.path.rsplit("/", 1)[-1] for r in openai.calls("GET", r"^/v1/responses/[^/]+$")
+    )
+    poll_counts = [float(polls.get(rid, 0)) for rid in created_at]
+    check = completeness(messages, posts, inputs, created_inputs)
+    times = turn_times(messages, posts, inputs, created_at, polled_at, args.latency)
+    acked = [m for m in messages if m.status == 200]
+    ack = summary([m.ack_seconds for m in messages if m.acked])
+    lag = summary([m.sent - m.due for m in messages if m.sent])
+    overhead = summary(times.overhead)
+    polls_summary = summary(poll_counts)
+    window = phases.send_end - phases.send_start
+    slack_calls = Counter(c.method for c in slack.calls())
+    openai_calls = Counter(
+        f"{r.method} {re.sub(r'/(resp|conv)_[0-9a-f]+', '/{id}', r.path)}" for r in openai.requests
+    )
+    errors = slack.server_errors() + openai.server_errors()
+
+    rows = [
+        Row("events sent", len(messages), ""),
+        Row("acks not 200", len(messages) - len(acked), "", 0),
+        Row("ack latency p50", ms(ack, "p50"), "ms"),
+        Row("ack latency p99", ms(ack, "p99"), "ms", TARGETS["ack_p99_ms"]),
+        Row("ack latency max", ms(ack, "max"), "ms"),
+        Row("generator send lag p99 (info)", ms(lag, "p99"), "ms"),
+        Row("overhead p50", ms(overhead, "p50"), "ms", TARGETS["overhead_p50_ms"]),
+        Row("overhead p99", ms(overhead, "p99"), "ms", TARGETS["overhead_p99_ms"]),
+        Row("overhead max", ms(overhead, "max"), "ms"),
+    ]
+    for label, values in (
+        ("msg sent -> run created", times.to_start),
+        ("run done -> poll saw it", times.detect_lag),
+        ("that poll -> reply at Slack", times.deliver),
+    ):
+        part = summary(values)
+        rows.append(Row(f"  {label} p50", ms(part, "p50"), "ms"))
+        rows.append(Row(f"  {label} p99", ms(part, "p99"), "ms"))
+    rows += [
+        Row(
+            f"status polls per turn mean ({args.latency:g} s)",
+            polls_summary["mean"],
+            "",
+            TARGETS["polls_mean"],
+        ),
+        Row("status polls per turn p50", polls_summary["p50"], ""),
+        Row("status polls per turn max", polls_summary["max"], ""),
+        Row("peak RSS (bridge + children)", sampler.peak_rss / MB, "MB", TARGETS["peak_rss_mb"]),
+        Row("RSS after start-up (info)", phases.baseline_rss / MB, "MB"),
+        Row("bridge CPU while sending", 100 * phases.bridge_cpu / window, "%"),
+        Row("bench process CPU while sending", 100 * phases.own_cpu / window, "%"),
+        Row("turns (responses created)", check.responses_created, ""),
+        Row("messages per replied turn mean", summary(times.batch_sizes)["mean"], ""),
+        Row("messages lost (unanswered)", check.lost_count, "", 0),
+        Row("messages/replies duplicated", check.duplicated_count, "", 0),
+        Row("responses without a reply", check.responses_without_reply, "", 0),
+        Row("posts not matching a response", check.unmatched_posts, "", 0),
+        Row("drain after sending stopped", phases.drained - phases.send_end, "s"),
+        Row("shutdown after SIGTERM", phases.shutdown_seconds, "s"),
+    ]
+    failed = [row for row in rows if row.passed is False]
+    bad_exit = phases.exit_code != 0
+    print()
+    print(
+        f"Bridge load benchmark: {args.users} users, {args.rate:g} events/s, "
+        f"{args.duration:g} s, model latency {args.latency:g} s, {database_name}"
+    )
+    print(
+        f"Note: the fake Slack + fake OpenAI servers and the load generator run in this process "
+        f"and share the machine's {os.cpu_count()} cores with the bridge process."
+    )
+    print(
+        f"Sending took {window:.1f} s for {len(messages)} events "
+        f"({len(messages) / window:.1f}/s achieved)."
+    )
+    print()
+    print(table(rows))
+    print()
+    print("calls to fake Slack:  " + ", ".join(f"{k} {v}" for k, v in sorted(slack_calls.items())))
+    print("calls to fake OpenAI: " + ", ".join(f"{k} {v}" for k, v in sorted(openai_calls.items())))
+    digest = log_digest(log)
+    print("bridge log (WARNING and above): " + ("none" if not digest else ""))
+    for line in digest:
+        print("  " + line)
+    if errors:
+        print(f"fake server errors: {errors[:5]}")
+    if not complete:
+        print(
+            f"NOT COMPLETE: {check.lost_count} message(s) unanswered at the deadline, e.g. "
+            f"{check.lost[:5]}"
+        )
+    if check.duplicated_count:
+        print(f"DUPLICATES: {check.in_several_responses[:5]} {check.answered_twice[:5]}")
+    print(f"bridge exit code after SIGTERM: {phases.exit_code}")
+    ok = not failed and not bad_exit and not errors
+    print(
+        "RESULT: "
+        + (
+            "PASS"
+            if ok
+            else "FAIL ("
+            + ", ".join(
+                [r.name for r in failed]
+                + (["bridge exit code"] if bad_exit else [])
+                + (["fake server errors"] if errors else [])
+            )
+            + ")"
+        )
+    )
+    if args.json:
+        figures: dict[str, Any] = {
+            "config": {
+                "users": args.users,
+                "rate": args.rate,
+                "duration": args.duration,
+                "latency": args.latency,
+                "database": database_name,
+                "cpus": os.cpu_count(),
+            },
+            "rows": [
+                {
+                    "name": r.name,
+                    "value": r.value,
+                    "unit": r.unit,
+                    "target": r.target,
+                    "passed": r.passed,
+                }
+                for r in rows
+            ],
+            "ack_seconds": ack,
+            "overhead_seconds": overhead,
+            "polls_per_turn": polls_summary,
+            "slack_calls": dict(slack_calls),
+            "openai_calls": dict(openai_calls),
+            "log_digest": digest,
+            "exit_code": phases.exit_code,
+            "passed": ok,
+        }
+        args.json.write_text(json.dumps(as_json(figures), indent=2) + "\n")
+    return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(parse_args(sys.argv[1:] if argv is None else argv))
