@@ -99,6 +99,7 @@ class TurnTimes:
     """Per replied turn: overhead and where it went (seconds)."""
 
     overhead: list[float] = field(default_factory=list)
+    overhead_at: list[tuple[float, float]] = field(default_factory=list)
     to_start: list[float] = field(default_factory=list)
     detect_lag: list[float] = field(default_factory=list)
     deliver: list[float] = field(default_factory=list)
@@ -131,6 +132,7 @@ def turn_times(
             continue
         newest = max(sent[t] for t in texts)
         times.overhead.append(posted - newest - latency)
+        times.overhead_at.append((newest, posted - newest - latency))
         times.batch_sizes.append(len(texts))
         created = created_at.get(response_id)
         if created is None:
@@ -142,6 +144,31 @@ def turn_times(
             times.detect_lag.append(seen[0] - ready)
             times.deliver.append(posted - seen[0])
     return times
+
+
+def timeline(
+    messages: list[Message], times: TurnTimes, start: float, step: float = 5.0
+) -> list[str]:
+    """Per `step` seconds of sending: events, ack p50/p99, overhead p50/p99 (replies to them)."""
+    acks: dict[int, list[float]] = {}
+    for message in messages:
+        if message.acked:
+            acks.setdefault(int((message.sent - start) // step), []).append(message.ack_seconds)
+    overheads: dict[int, list[float]] = {}
+    for sent, overhead in times.overhead_at:
+        overheads.setdefault(int((sent - start) // step), []).append(overhead)
+    lines = [
+        f"{'sent during':<14} {'events':>6} {'ack p50':>9} {'ack p99':>9} "
+        f"{'ovh p50':>9} {'ovh p99':>9}"
+    ]
+    for bucket in sorted(acks):
+        ack, ovh = summary(acks[bucket]), summary(overheads.get(bucket, []))
+        lines.append(
+            f"{f'{bucket * step:g}-{(bucket + 1) * step:g} s':<14} {len(acks[bucket]):>6} "
+            f"{ms(ack, 'p50'):>7.0f}ms {ms(ack, 'p99'):>7.0f}ms "
+            f"{ms(ovh, 'p50'):>7.0f}ms {ms(ovh, 'p99'):>7.0f}ms"
+        )
+    return lines
 
 
 @dataclass(frozen=True)

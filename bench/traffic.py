@@ -33,13 +33,15 @@ class Message:
         return self.acked - self.sent
 
 
-def build_messages(*, users: int, rate: float, duration: float) -> list[Message]:
-    """`rate * duration` events, users taking turns round-robin; each text is unique."""
+def build_messages(
+    *, users: int, count: int, user_prefix: str = "UL", text_prefix: str = "u"
+) -> list[Message]:
+    """`count` events, users taking turns round-robin; each text ("u17 m5") is unique."""
     messages: list[Message] = []
-    for index in range(round(rate * duration)):
+    for index in range(count):
         number, round_ = index % users, index // users
-        user = f"UL{number:05d}"
-        text = f"u{number} m{round_}"
+        user = f"{user_prefix}{number:05d}"
+        text = f"{text_prefix}{number} m{round_}"
         event = dm_event(user, text)
         body = json.dumps(event_callback(event)).encode()
         messages.append(Message(index, user, str(event["channel"]), text, body))

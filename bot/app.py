@@ -13,7 +13,8 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.async_app import AsyncApp
-from sqlalchemy import text
+from sqlalchemy import literal
+from sqlmodel import select
 
 from bot import backends, slack
 from bot.assistants import assistants_from_settings
@@ -181,7 +182,7 @@ class Bridge:
     async def database_ok(self) -> bool:
         try:
             async with asyncio.timeout(3), self.db.session() as session:
-                await session.execute(text("SELECT 1"))
+                await session.exec(select(literal(1)))
         except Exception:
             log.warning("health check: database unreachable", exc_info=True)
             return False

@@ -9,7 +9,6 @@ import sys
 
 from bot.config import Settings, load_settings
 from bot.errors import BridgeError
-from bot.serve import apply_migrations, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +44,9 @@ def run(argv: list[str] | None = None) -> int:
     if args.command == "serve" and args.port:
         settings = settings.model_copy(update={"port": args.port})
     configure_logging(settings)
+    # Imported here: checking the environment first must not wait for Slack/OpenAI imports.
+    from bot.serve import apply_migrations, serve
+
     if args.command == "migrate":
         apply_migrations(settings)
         return 0

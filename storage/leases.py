@@ -11,22 +11,22 @@ from storage.models import Reply, Turn, TurnStatus
 
 async def release_owned(*, session: AsyncSession, owner: str) -> None:
     """Let any process take this process's unfinished turns and replies at once."""
-    await session.execute(
+    await session.exec(
         update(Turn)
         .where(col(Turn.owner) == owner, col(Turn.status) != TurnStatus.DONE)
         .values(owner=None, lease_until=None)
     )
-    await session.execute(
+    await session.exec(
         update(Reply).where(col(Reply.owner) == owner).values(owner=None, lease_until=None)
     )
 
 
 async def release_all(*, session: AsyncSession) -> None:
-    await session.execute(
+    await session.exec(
         update(Turn)
         .where(col(Turn.owner).is_not(None), col(Turn.status) != TurnStatus.DONE)
         .values(owner=None, lease_until=None)
     )
-    await session.execute(
+    await session.exec(
         update(Reply).where(col(Reply.owner).is_not(None)).values(owner=None, lease_until=None)
     )

@@ -24,7 +24,7 @@ async def enqueue_message(*, session: AsyncSession, message: InboundMessage) -> 
         .values(**values)
         .on_conflict_do_nothing(index_elements=["channel_id", "message_ts"])
     )
-    result = await session.execute(stmt)
+    result = await session.exec(stmt)
     return bool(getattr(result, "rowcount", 0))
 
 
@@ -34,7 +34,7 @@ async def remember_bot_thread(*, session: AsyncSession, channel_id: str, thread_
         .values(channel_id=channel_id, thread_ts=thread_ts, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["channel_id", "thread_ts"])
     )
-    await session.execute(stmt)
+    await session.exec(stmt)
 
 
 async def is_bot_thread(*, session: AsyncSession, channel_id: str, thread_ts: str) -> bool:
@@ -64,7 +64,7 @@ async def current_conversation(
             index_elements=["key", "assistant"], index_where=text("retired_at IS NULL")
         )
     )
-    await session.execute(stmt)
+    await session.exec(stmt)
     found = await session.exec(
         select(Conversation).where(
             Conversation.key == key,

@@ -32,7 +32,7 @@ async def claim_replies(
     ).all()
     if not pending or any(not _is_free(r, owner, now) for r in pending):
         return []
-    await session.execute(
+    await session.exec(
         update(Reply)
         .where(col(Reply.id).in_([r.id for r in pending]), free)
         .values(owner=owner, lease_until=now + lease)
@@ -70,7 +70,7 @@ async def due_reply_turns(*, session: AsyncSession, limit: int = 100) -> list[in
 
 
 async def mark_posted(*, session: AsyncSession, reply_id: int, ts: str) -> None:
-    await session.execute(
+    await session.exec(
         update(Reply)
         .where(col(Reply.id) == reply_id)
         .values(status=ReplyStatus.POSTED, posted_ts=ts, owner=None, lease_until=None)
@@ -82,7 +82,7 @@ async def mark_failed(*, session: AsyncSession, reply_id: int, error: str) -> No
     reply = await session.get(Reply, reply_id)
     if reply is None:
         return
-    await session.execute(
+    await session.exec(
         update(Reply)
         .where(col(Reply.turn_id) == reply.turn_id, col(Reply.status) == ReplyStatus.PENDING)
         .values(status=ReplyStatus.FAILED, error=error, owner=None, lease_until=None)
@@ -91,7 +91,7 @@ async def mark_failed(*, session: AsyncSession, reply_id: int, error: str) -> No
 
 async def postpone(*, session: AsyncSession, reply_id: int, until: datetime, error: str) -> None:
     """Try this part again later; release the lease so any process may."""
-    await session.execute(
+    await session.exec(
         update(Reply)
         .where(col(Reply.id) == reply_id)
         .values(

@@ -65,10 +65,10 @@ async def open_turn(
         )
         .returning(_table(Turn).c.id)
     )
-    turn_id = (await session.execute(stmt)).scalar_one_or_none()
+    turn_id = (await session.exec(stmt)).scalar_one_or_none()
     if turn_id is None:
         return None
-    taken = await session.execute(
+    taken = await session.exec(
         update(InboundMessage)
         .where(
             col(InboundMessage.id).in_([m.id for m in pending]),
@@ -78,7 +78,7 @@ async def open_turn(
     )
     if not getattr(taken, "rowcount", 0):
         # Another conversation of this key (another assistant) took them meanwhile.
-        await session.execute(
+        await session.exec(
             update(Turn)
             .where(col(Turn.id) == turn_id)
             .values(status=TurnStatus.DONE, outcome="empty", finished_at=now)
@@ -92,7 +92,7 @@ async def claim_turn(
 ) -> Turn | None:
     """Take (or renew) this process's lease on an unfinished turn; None if another holds it."""
     now = utcnow()
-    result = await session.execute(
+    result = await session.exec(
         update(Turn)
         .where(
             col(Turn.id) == turn_id, col(Turn.status) != TurnStatus.DONE, _lease_free(now, owner)
@@ -133,7 +133,7 @@ async def turn_messages(*, session: AsyncSession, turn_id: int) -> list[InboundM
 
 async def mark_start_requested(*, session: AsyncSession, turn_id: int) -> None:
     """Recorded before the create call: after a crash, the run is looked for, not re-created."""
-    await session.execute(
+    await session.exec(
         update(Turn).where(col(Turn.id) == turn_id).values(start_requested_at=utcnow())
     )
 
@@ -142,7 +142,7 @@ async def record_started(
     *, session: AsyncSession, turn_id: int, run_id: str, next_poll_at: datetime
 ) -> None:
     """The run exists at OpenAI: from now on it is polled, never created again."""
-    await session.execute(
+    await session.exec(
         update(Turn)
         .where(col(Turn.id) == turn_id)
         .values(
@@ -170,7 +170,7 @@ async def record_poll(
     }
     if failed_attempt:
         values["attempts"] = col(Turn.attempts) + 1
-    await session.execute(update(Turn).where(col(Turn.id) == turn_id).values(**values))
+    await session.exec(update(Turn).where(col(Turn.id) == turn_id).values(**values))
 
 
 async def record_start_failure(
@@ -190,7 +190,7 @@ async def record_start_failure(
     }
     if not maybe_started:
         values["start_requested_at"] = None
-    await session.execute(update(Turn).where(col(Turn.id) == turn_id).values(**values))
+    await session.exec(update(Turn).where(col(Turn.id) == turn_id).values(**values))
 
 
 async def finish_turn(
@@ -208,7 +208,7 @@ async def finish_turn(
     if turn is None or turn.status == TurnStatus.DONE:
         return
     if watermark is not None:
-        await session.execute(
+        await session.exec(
             update(Conversation)
             .where(col(Conversation.id) == turn.conversation_id)
             .values(watermark=watermark)

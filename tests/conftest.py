@@ -13,8 +13,9 @@ from sqlalchemy.engine import Engine, make_url
 
 from storage.db import normalize_url
 
+# The suite runs on SQLite, or on PostgreSQL when TEST_DATABASE_URL is set (CI runs both).
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
-DATABASES = ["sqlite", "postgresql"] if TEST_DATABASE_URL else ["sqlite"]
+ON_POSTGRES = bool(TEST_DATABASE_URL)
 
 
 def _postgres_schema_url(schema: str) -> str:
@@ -24,10 +25,10 @@ def _postgres_schema_url(schema: str) -> str:
     )
 
 
-@pytest.fixture(params=DATABASES)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
     """A database of its own for one test: a SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
+    if not ON_POSTGRES:
         yield f"sqlite:///{tmp_path / 'bridge.db'}"
         return
     schema = f"t_{uuid.uuid4().hex[:12]}"
