@@ -11,6 +11,7 @@ from collections.abc import Coroutine
 from datetime import datetime, timedelta
 from typing import Any
 
+import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy import literal
@@ -49,7 +50,8 @@ class Bridge:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         lease = timedelta(seconds=settings.lease_seconds)
         self.db = Database(settings.database_url)
-        self.slack_client = slack.build_client(settings)
+        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        self.slack_client = slack.build_client(settings, self.http)
         self.poster = slack.SlackPoster(self.slack_client)
         self.openai_client = backends.build_client(settings)
         self.assistants = assistants_from_settings(settings)
@@ -61,7 +63,7 @@ class Bridge:
             owner=self.owner,
             lease=lease,
             planner=PollPlanner(base=settings.poll_interval, ceiling=settings.poll_interval_max),
-            on_finished=self.deliverer.deliver,
+            on_finished=self.deliverer.deliver_new,
         )
         self.engine.schedule = self._schedule_turn
         # Missed wake-ups still run (misfire_grace_time=None): a late poll beats a lost one.
@@ -177,6 +179,7 @@ class Bridge:
         except Exception:
             log.exception("could not release this process's claims; they expire on their own")
         await self.openai_client.close()
+        await self.http.close()
         await self.db.close()
 
     async def database_ok(self) -> bool:

@@ -12,13 +12,19 @@ from bot.engine import backoff
 from bot.slack import PERMANENT_ERRORS, SlackPoster, error_code
 from storage import replies, turns
 from storage.db import Database
-from storage.models import Reply, utcnow
+from storage.models import InboundMessage, Reply, utcnow
 
 log = logging.getLogger(__name__)
 
+SlackFailure = (SlackApiError, aiohttp.ClientError, TimeoutError)
+
+
+def failure_code(exc: Exception) -> str:
+    return error_code(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
+
 
 class Deliverer:
-    """Posts a turn's outbox rows; a crash leaves the rest pending for any process."""
+    """Posts a turn's outbox rows; a crash leaves the rest for any process to finish."""
 
     def __init__(self, *, db: Database, poster: SlackPoster, owner: str, lease: timedelta) -> None:
         self.db = db
@@ -27,62 +33,86 @@ class Deliverer:
         self.lease = lease
         self._in_flight: set[int] = set()
 
-    async def deliver(self, turn_id: int) -> None:
-        if turn_id in self._in_flight:
-            return
-        self._in_flight.add(turn_id)
-        try:
-            await self._deliver(turn_id)
-        finally:
-            self._in_flight.discard(turn_id)
+    async def deliver_new(self, parts: list[Reply], answered: list[InboundMessage]) -> None:
+        """Post the parts a turn just produced (leased to this process at creation)."""
+        if parts:
+            await self._deliver(parts[0].turn_id, parts, answered, fresh=True)
 
-    async def _deliver(self, turn_id: int) -> None:
+    async def deliver(self, turn_id: int) -> None:
+        """Post what is left of a turn's reply: after a crash, a retry, or another process."""
         async with self.db.session() as session:
             parts = await replies.claim_replies(
                 session=session, turn_id=turn_id, owner=self.owner, lease=self.lease
             )
-        for part in parts:
-            if not await self._post(part):
-                return
-        if parts:
-            await self._clear_working(turn_id)
+            answered = await turns.turn_messages(session=session, turn_id=turn_id) if parts else []
+        await self._deliver(turn_id, parts, answered, fresh=False)
 
-    async def _post(self, part: Reply) -> bool:
+    async def _deliver(
+        self, turn_id: int, parts: list[Reply], answered: list[InboundMessage], *, fresh: bool
+    ) -> None:
+        if not parts or turn_id in self._in_flight:
+            return
+        self._in_flight.add(turn_id)
+        try:
+            for part in parts:
+                if not await self._post(part, check_first=not fresh):
+                    return
+            for message in answered:
+                await self.poster.set_working(
+                    channel=message.channel_id, ts=message.message_ts, working=False
+                )
+        finally:
+            self._in_flight.discard(turn_id)
+
+    async def _post(self, part: Reply, *, check_first: bool) -> bool:
         """Post one part; False when the rest of the turn must wait or stop."""
         assert part.id is not None
         try:
-            ts = await self.poster.post_reply(
+            # A part not posted by the process that created it may have reached Slack
+            # anyway (crash, lost answer, 5xx): Slack is asked, by the part's metadata.
+            found = await self._find_earlier_post(part) if check_first else None
+            ts = found or await self.poster.post_reply(
                 channel=part.channel_id,
                 thread_ts=part.thread_ts,
                 markdown=part.markdown,
                 reply_id=part.id,
             )
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
-            code = error_code(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
-            async with self.db.session() as session:
-                if code in PERMANENT_ERRORS:
-                    log.error(
-                        "reply %s to %s cannot be posted (%s); giving up on this turn's reply",
-                        part.id,
-                        part.channel_id,
-                        code,
-                    )
-                    await replies.mark_failed(session=session, reply_id=part.id, error=code)
-                else:
-                    retry_at = utcnow() + timedelta(seconds=backoff(part.attempts, cap=300))
-                    log.warning("reply %s: Slack said %s; retrying at %s", part.id, code, retry_at)
-                    await replies.postpone(
-                        session=session, reply_id=part.id, until=retry_at, error=code
-                    )
+        except SlackFailure as exc:
+            await self._failed(part, failure_code(exc))
             return False
+        if found:
+            log.info("reply %s was already in Slack as %s; not posting it again", part.id, found)
         async with self.db.session() as session:
             await replies.mark_posted(session=session, reply_id=part.id, ts=ts)
         return True
 
-    async def _clear_working(self, turn_id: int) -> None:
-        async with self.db.session() as session:
-            answered = await turns.turn_messages(session=session, turn_id=turn_id)
-        for message in answered:
-            await self.poster.set_working(
-                channel=message.channel_id, ts=message.message_ts, working=False
+    async def _find_earlier_post(self, part: Reply) -> str | None:
+        assert part.id is not None
+        since = (part.sending_at or part.created_at).timestamp()
+        try:
+            return await self.poster.find_reply(
+                channel=part.channel_id, thread_ts=part.thread_ts, reply_id=part.id, since=since
             )
+        except SlackFailure as exc:
+            if isinstance(exc, SlackApiError) and error_code(exc) in PERMANENT_ERRORS:
+                raise
+            log.warning(
+                "reply %s: could not look for an earlier post (%s)", part.id, failure_code(exc)
+            )
+            return None
+
+    async def _failed(self, part: Reply, code: str) -> None:
+        assert part.id is not None
+        async with self.db.session() as session:
+            if code in PERMANENT_ERRORS:
+                log.error(
+                    "reply %s to %s cannot be posted (%s); giving up on this turn's reply",
+                    part.id,
+                    part.channel_id,
+                    code,
+                )
+                await replies.mark_failed(session=session, reply_id=part.id, error=code)
+                return
+            retry_at = utcnow() + timedelta(seconds=backoff(part.attempts, cap=300))
+            log.warning("reply %s: Slack said %s; retrying at %s", part.id, code, retry_at)
+            await replies.postpone(session=session, reply_id=part.id, until=retry_at, error=code)

@@ -20,12 +20,7 @@ class BackendError(BridgeError):
     a conversation that is busy) or not (bad request, bad key, unknown assistant).
     """
 
-    def __init__(
-        self, message: str, *, transient: bool, code: str | None = None, maybe_done: bool = False
-    ) -> None:
+    def __init__(self, message: str, *, transient: bool, code: str | None = None) -> None:
         super().__init__(message)
         self.transient = transient
         self.code = code
-        # True when the request may have taken effect although it failed (5xx, timeout,
-        # connection lost after sending): a create must then be looked for, not repeated.
-        self.maybe_done = maybe_done

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -42,12 +43,17 @@ PERMANENT_ERRORS = frozenset(
 )
 
 
-def build_client(settings: Settings) -> AsyncWebClient:
+def build_client(settings: Settings, session: aiohttp.ClientSession) -> AsyncWebClient:
     """`SLACK_API_URL` honoured; 429s waited out (Retry-After) by slack_sdk's handler,
-    which is not on by default."""
+    which is not on by default.
+
+    Without a `session`, AsyncWebClient opens a new aiohttp session (and connection) for
+    every call; one shared session keeps connections alive.
+    """
     return AsyncWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
+        session=session,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),
@@ -82,6 +88,29 @@ class SlackPoster:
             unfurl_media=False,
         )
         return str(response["ts"])
+
+    async def find_reply(
+        self, *, channel: str, thread_ts: str | None, reply_id: int, since: float
+    ) -> str | None:
+        """The ts of reply part `reply_id` if Slack already has it (found by its metadata)."""
+        oldest = f"{since - 60:.6f}"
+        if thread_ts:
+            response = await self.client.conversations_replies(
+                channel=channel, ts=thread_ts, oldest=oldest, include_all_metadata=True, limit=200
+            )
+        else:
+            response = await self.client.conversations_history(
+                channel=channel, oldest=oldest, include_all_metadata=True, limit=200
+            )
+        for message in response.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if (
+                metadata.get("event_type") == REPLY_EVENT_TYPE
+                and payload.get("reply_id") == reply_id
+            ):
+                return str(message["ts"])
+        return None
 
     async def post_hint(self, *, channel: str, user: str, thread_ts: str | None, text: str) -> None:
         try:

@@ -41,7 +41,7 @@ def register(
         if not incoming.text:
             on_empty(incoming)
             return
-        async with db.session() as session:
+        async with db.ingest() as session:
             if incoming.is_mention and incoming.reply_thread_ts:
                 await queue.remember_bot_thread(
                     session=session,
@@ -107,7 +107,7 @@ def register(
         thread_ts = event.get("thread_ts")
         if not thread_ts:
             return
-        async with db.session() as session:
+        async with db.ingest() as session:
             followed = await queue.is_bot_thread(
                 session=session, channel_id=str(event["channel"]), thread_ts=str(thread_ts)
             )

@@ -35,6 +35,8 @@ def safe_url(url: str) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Transactions are begun by `_sqlite_begin`, not by the driver.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets readers (doctor, tests, a second process) work beside the writer;
     # busy_timeout waits for a lock instead of failing at once.
@@ -44,25 +46,44 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """An async engine for `url`; SQLite gets one connection, so writes never contend."""
+def _sqlite_begin(connection: Any) -> None:
+    # Take the write lock when the transaction starts: a transaction that read and then
+    # writes after another connection wrote would otherwise fail at once (SQLITE_BUSY),
+    # where BEGIN IMMEDIATE waits its turn (busy_timeout).
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(url: str, *, pool_size: int) -> AsyncEngine:
+    """An async engine for `url`. A SQLite engine holds one connection: SQLite has one
+    writer at a time anyway, and queueing in the pool is cheaper than lock retries."""
     real = normalize_url(url)
     if is_sqlite(url):
         engine = create_async_engine(real, pool_size=1, max_overflow=0, pool_timeout=60)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
-    return create_async_engine(real, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(
+        real, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_timeout=60
+    )
 
 
 class Database:
-    """The engine plus a session factory; `session()` is the only way code gets a session."""
+    """Engines plus session factories; `session()` and `ingest()` are how code gets a session.
+
+    Two pools: `ingest` for storing what Slack sends (the ack waits on it) and `session`
+    for everything else, so background work can never starve the acks of connections.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = create_engine(url)
         self.is_sqlite = is_sqlite(url)
+        self.engine = create_engine(url, pool_size=10)
+        self.ingest_engine = create_engine(url, pool_size=5)
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
+        )
+        self._ingest_sessions = async_sessionmaker(
+            self.ingest_engine, class_=AsyncSession, expire_on_commit=False
         )
 
     @asynccontextmanager
@@ -71,5 +92,12 @@ class Database:
         async with self._sessions() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def ingest(self) -> AsyncIterator[AsyncSession]:
+        """Like `session`, from the pool reserved for storing Slack's requests."""
+        async with self._ingest_sessions() as session, session.begin():
+            yield session
+
     async def close(self) -> None:
         await self.engine.dispose()
+        await self.ingest_engine.dispose()

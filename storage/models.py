@@ -120,9 +120,6 @@ class Turn(SQLModel, table=True):
     polls: int = 0
     attempts: int = 0
     created_at: datetime = Field(default_factory=utcnow)
-    # Set just before the run is created and cleared once its id is recorded (or the create
-    # surely failed): if a process finds it set, the run may exist and is looked for first.
-    start_requested_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = Field(default=None, sa_column=Column(Text))
@@ -147,6 +144,9 @@ class Reply(SQLModel, table=True):
     lease_until: datetime | None = None
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow)
+    # Set just before each chat.postMessage: if it is set on a part not marked posted, the
+    # post may have reached Slack, so Slack is asked (by the reply's metadata) before posting.
+    sending_at: datetime | None = None
     posted_ts: str | None = Field(default=None, sa_column=Column(String(32)))
     created_at: datetime = Field(default_factory=utcnow)
     error: str | None = Field(default=None, sa_column=Column(Text))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, text
+from sqlalchemy import Table, text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import BotThread, Conversation, InboundMessage, utcnow
+from storage.models import BotThread, Conversation, InboundMessage, Turn, utcnow
 from storage.upsert import insert_ignore
 
 
@@ -43,10 +43,11 @@ async def is_bot_thread(*, session: AsyncSession, channel_id: str, thread_ts: st
 
 
 async def pending_keys(*, session: AsyncSession, limit: int = 200) -> list[str]:
-    """Keys that have messages not yet given to a turn."""
+    """Keys with messages not yet given to a turn and no turn open (which would take them)."""
+    open_turn = select(Turn.id).where(Turn.key == InboundMessage.key, Turn.status != "done")
     stmt = (
         select(InboundMessage.key)
-        .where(col(InboundMessage.turn_id).is_(None))
+        .where(col(InboundMessage.turn_id).is_(None), ~open_turn.exists())
         .distinct()
         .limit(limit)
     )
@@ -57,6 +58,14 @@ async def current_conversation(
     *, session: AsyncSession, key: str, assistant: str, backend: str
 ) -> Conversation:
     """The key's current conversation with `assistant`, created (without an OpenAI id) if new."""
+    current = select(Conversation).where(
+        Conversation.key == key,
+        Conversation.assistant == assistant,
+        col(Conversation.retired_at).is_(None),
+    )
+    found = (await session.exec(current)).one_or_none()
+    if found is not None:
+        return found
     stmt = (
         insert_ignore(session, _table(Conversation))
         .values(key=key, assistant=assistant, backend=backend, created_at=utcnow())
@@ -65,20 +74,14 @@ async def current_conversation(
         )
     )
     await session.exec(stmt)
-    found = await session.exec(
-        select(Conversation).where(
-            Conversation.key == key,
-            Conversation.assistant == assistant,
-            col(Conversation.retired_at).is_(None),
-        )
-    )
-    return found.one()
+    return (await session.exec(current)).one()
 
 
 async def set_conversation_openai_id(
     *, session: AsyncSession, conversation_id: int, openai_id: str
 ) -> None:
-    conversation = await session.get(Conversation, conversation_id)
-    if conversation is not None:
-        conversation.openai_id = openai_id
-        session.add(conversation)
+    await session.exec(
+        update(Conversation)
+        .where(col(Conversation.id) == conversation_id)
+        .values(openai_id=openai_id)
+    )

@@ -28,7 +28,7 @@ def _lease_free(now: datetime, owner: str) -> Any:
 
 async def open_turn(
     *, session: AsyncSession, key: str, conversation_id: int, owner: str, lease: timedelta
-) -> Turn | None:
+) -> tuple[Turn, list[InboundMessage]] | None:
     """Start a turn over the key's pending messages, unless one is already open.
 
     The partial unique index `uq_turn_open` makes "one open turn per conversation" hold
@@ -63,11 +63,13 @@ async def open_turn(
         .on_conflict_do_nothing(
             index_elements=["conversation_id"], index_where=text("status <> 'done'")
         )
-        .returning(_table(Turn).c.id)
+        .returning(*_table(Turn).c)
     )
-    turn_id = (await session.exec(stmt)).scalar_one_or_none()
-    if turn_id is None:
+    row = (await session.exec(stmt)).one_or_none()
+    if row is None:
         return None
+    turn = Turn.model_validate(row._asdict())
+    turn_id = turn.id
     taken = await session.exec(
         update(InboundMessage)
         .where(
@@ -84,7 +86,7 @@ async def open_turn(
             .values(status=TurnStatus.DONE, outcome="empty", finished_at=now)
         )
         return None
-    return await session.get(Turn, turn_id)
+    return turn, list(pending)
 
 
 async def claim_turn(
@@ -131,46 +133,45 @@ async def turn_messages(*, session: AsyncSession, turn_id: int) -> list[InboundM
     return list((await session.exec(stmt)).all())
 
 
-async def mark_start_requested(*, session: AsyncSession, turn_id: int) -> None:
-    """Recorded before the create call: after a crash, the run is looked for, not re-created."""
-    await session.exec(
-        update(Turn).where(col(Turn.id) == turn_id).values(start_requested_at=utcnow())
-    )
+def _held_by(turn_id: int, owner: str) -> Any:
+    return (col(Turn.id) == turn_id) & (col(Turn.owner) == owner) & (Turn.status != "done")
 
 
 async def record_started(
-    *, session: AsyncSession, turn_id: int, run_id: str, next_poll_at: datetime
-) -> None:
-    """The run exists at OpenAI: from now on it is polled, never created again."""
-    await session.exec(
-        update(Turn)
-        .where(col(Turn.id) == turn_id)
-        .values(
-            status=TurnStatus.RUNNING,
-            run_id=run_id,
-            start_requested_at=None,
-            started_at=utcnow(),
-            next_poll_at=next_poll_at,
-        )
-    )
-
-
-async def record_poll(
     *,
     session: AsyncSession,
     turn_id: int,
+    owner: str,
+    run_id: str,
     next_poll_at: datetime,
     lease: timedelta,
-    failed_attempt: bool = False,
-) -> None:
-    values: dict[str, Any] = {
-        "polls": col(Turn.polls) + 1,
-        "next_poll_at": next_poll_at,
-        "lease_until": utcnow() + lease,
-    }
-    if failed_attempt:
-        values["attempts"] = col(Turn.attempts) + 1
-    await session.exec(update(Turn).where(col(Turn.id) == turn_id).values(**values))
+) -> bool:
+    """The run exists at OpenAI: from now on it is polled, never created again.
+
+    False if this process no longer holds the turn (its lease ran out and another took it).
+    """
+    result = await session.exec(
+        update(Turn)
+        .where(_held_by(turn_id, owner))
+        .values(
+            status=TurnStatus.RUNNING,
+            run_id=run_id,
+            started_at=utcnow(),
+            next_poll_at=next_poll_at,
+            lease_until=next_poll_at + lease,
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def renew_turn(
+    *, session: AsyncSession, turn_id: int, owner: str, lease_until: datetime, polls: int
+) -> bool:
+    """Extend this process's lease on the turn; False if the turn was lost to another."""
+    result = await session.exec(
+        update(Turn).where(_held_by(turn_id, owner)).values(lease_until=lease_until, polls=polls)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def record_start_failure(
@@ -179,56 +180,75 @@ async def record_start_failure(
     turn_id: int,
     next_attempt_at: datetime,
     error: str,
-    maybe_started: bool,
     lease: timedelta,
 ) -> None:
-    values: dict[str, Any] = {
-        "attempts": col(Turn.attempts) + 1,
-        "next_poll_at": next_attempt_at,
-        "lease_until": next_attempt_at + lease,
-        "error": error,
-    }
-    if not maybe_started:
-        values["start_requested_at"] = None
-    await session.exec(update(Turn).where(col(Turn.id) == turn_id).values(**values))
+    await session.exec(
+        update(Turn)
+        .where(col(Turn.id) == turn_id)
+        .values(
+            attempts=col(Turn.attempts) + 1,
+            next_poll_at=next_attempt_at,
+            lease_until=next_attempt_at + lease,
+            error=error,
+        )
+    )
 
 
 async def finish_turn(
     *,
     session: AsyncSession,
-    turn_id: int,
+    turn: Turn,
+    owner: str,
     outcome: str,
     parts: list[str],
+    lease: timedelta,
+    polls: int,
     error: str | None = None,
     watermark: str | None = None,
-) -> None:
-    """Mark the turn done and put its reply parts in the outbox, in one transaction."""
+) -> list[Reply]:
+    """Mark the turn done and put its reply parts in the outbox, in one transaction.
+
+    The parts come back leased to `owner`, marked as being sent. Empty if this process no
+    longer held the turn: then whoever does will finish it.
+    """
+    assert turn.id is not None
     now = utcnow()
-    turn = await session.get(Turn, turn_id)
-    if turn is None or turn.status == TurnStatus.DONE:
-        return
+    done = await session.exec(
+        update(Turn)
+        .where(_held_by(turn.id, owner))
+        .values(
+            status=TurnStatus.DONE,
+            outcome=outcome,
+            polls=polls,
+            finished_at=now,
+            error=error,
+            owner=None,
+            lease_until=None,
+        )
+    )
+    if not getattr(done, "rowcount", 0):
+        return []
     if watermark is not None:
         await session.exec(
             update(Conversation)
             .where(col(Conversation.id) == turn.conversation_id)
             .values(watermark=watermark)
         )
-    turn.status = TurnStatus.DONE
-    turn.outcome = outcome
-    turn.finished_at = now
-    turn.error = error
-    turn.owner = None
-    turn.lease_until = None
-    session.add(turn)
-    for seq, markdown in enumerate(parts):
-        session.add(
-            Reply(
-                turn_id=turn_id,
-                seq=seq,
-                channel_id=turn.channel_id,
-                thread_ts=turn.thread_ts,
-                markdown=markdown,
-                next_attempt_at=now,
-                created_at=now,
-            )
+    replies = [
+        Reply(
+            turn_id=turn.id,
+            seq=seq,
+            channel_id=turn.channel_id,
+            thread_ts=turn.thread_ts,
+            markdown=markdown,
+            owner=owner,
+            lease_until=now + lease,
+            sending_at=now,
+            next_attempt_at=now,
+            created_at=now,
         )
+        for seq, markdown in enumerate(parts)
+    ]
+    session.add_all(replies)
+    await session.flush()
+    return replies

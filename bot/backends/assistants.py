@@ -29,7 +29,9 @@ class AssistantsBackend:
 
     def __init__(self, client: AsyncOpenAI) -> None:
         self._client = client
-        self._create_client = client.with_options(max_retries=0)
+        # A background create answers at once; a short timeout keeps it well inside the
+        # turn's lease (LEASE_SECONDS), so no other process takes the turn over meanwhile.
+        self._create_client = client.with_options(max_retries=0, timeout=20.0)
 
     async def create_conversation(self, *, key: str) -> str:
         thread = await call(lambda: self._client.beta.threads.create(metadata={"source": "slack"}))

@@ -90,14 +90,9 @@ def classify(exc: openai.OpenAIError) -> BackendError:
         ):
             return BackendError(message, transient=True, code="busy")
         transient = exc.status_code in (408, 409, 429) or exc.status_code >= 500
-        return BackendError(
-            message,
-            transient=transient,
-            code=code or str(exc.status_code),
-            maybe_done=exc.status_code >= 500 or exc.status_code == 408,
-        )
+        return BackendError(message, transient=transient, code=code or str(exc.status_code))
     if isinstance(exc, openai.APIConnectionError):
-        return BackendError(type(exc).__name__, transient=True, code="connection", maybe_done=True)
+        return BackendError(type(exc).__name__, transient=True, code="connection")
     return BackendError(type(exc).__name__, transient=False, code="unknown")
 
 

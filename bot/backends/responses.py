@@ -32,7 +32,9 @@ class ResponsesBackend:
         self._client = client
         # A create is not idempotent (no idempotency key): never let the SDK repeat one
         # on its own; the scheduler decides when it is safe to try again.
-        self._create_client = client.with_options(max_retries=0)
+        # A background create answers at once; a short timeout keeps it well inside the
+        # turn's lease (LEASE_SECONDS), so no other process takes the turn over meanwhile.
+        self._create_client = client.with_options(max_retries=0, timeout=20.0)
 
     async def create_conversation(self, *, key: str) -> str:
         conversation = await call(

@@ -36,6 +36,7 @@ async def _healthz(database_url: str) -> tuple[int, dict[str, str]]:
     finally:
         await runner.cleanup()
         await bridge.db.close()
+        await bridge.http.close()
 
 
 def test_healthz_is_503_when_the_database_is_unreachable() -> None:
