@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import BOT_TOKEN, OPENAI_KEY, SIGNING_SECRET, BridgeProcess, base_env
+from tests.e2e.harness import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    OPENAI_KEY,
+    SIGNING_SECRET,
+    BridgeProcess,
+    base_env,
+)
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 
@@ -36,13 +43,13 @@ def start_bridge(
     """Start bridges with extra env; all are stopped after the test and their logs checked."""
     started: list[BridgeProcess] = []
 
-    def start(*, wait: bool = True, **extra_env: str) -> BridgeProcess:
+    def start(*, wait: bool = True, mode: str = "http", **extra_env: str) -> BridgeProcess:
         env = base_env(
             slack_url=slack.url + "/api/",
             openai_url=openai.url + "/v1",
             database_url=database_url,
         )
-        bridge = BridgeProcess(workdir=tmp_path, env={**env, **extra_env})
+        bridge = BridgeProcess(workdir=tmp_path, env={**env, **extra_env}, mode=mode)
         started.append(bridge)
         return bridge.start(wait=wait)
 
@@ -50,7 +57,7 @@ def start_bridge(
     for bridge in started:
         bridge.kill()
         log = bridge.log()
-        for secret in (BOT_TOKEN, OPENAI_KEY, SIGNING_SECRET):
+        for secret in (BOT_TOKEN, APP_TOKEN, OPENAI_KEY, SIGNING_SECRET):
             assert secret not in log, "a secret reached the log"
         assert "Traceback" not in log or "expected-traceback" in log, log
 

@@ -19,6 +19,7 @@ from tests.fakes.slack_events import post_signed, sign
 
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test-token"
+APP_TOKEN = "xapp-test-token"
 OPENAI_KEY = "sk-test-key-not-real"
 
 T = TypeVar("T")
@@ -43,9 +44,13 @@ def wait_for(check: Callable[[], T | None], *, timeout: float = 15.0, what: str 
 
 
 class BridgeProcess:
-    """`python -m bot serve --http` in a subprocess, with its own port, env and log file."""
+    """`python -m bot serve --http` (or `--socket`: Socket Mode) in a subprocess, with its own
+    port, env and log file. In Socket Mode /healthz is still served on the port."""
 
-    def __init__(self, *, workdir: Path, env: dict[str, str]) -> None:
+    def __init__(self, *, workdir: Path, env: dict[str, str], mode: str = "http") -> None:
+        if mode not in ("http", "socket"):
+            raise ValueError(f"mode must be http or socket, not {mode!r}")
+        self.mode = mode
         self.workdir = workdir
         self.port = free_port()
         self.env = {**env, "PORT": str(self.port)}
@@ -56,7 +61,7 @@ class BridgeProcess:
     def start(self, *, wait: bool = True) -> BridgeProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--http"],
+            [sys.executable, "-m", "bot", "serve", f"--{self.mode}"],
             cwd=self.workdir,
             env=self.env,
             stdout=log,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -52,6 +52,14 @@ class ServerThread:
             loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=_START_TIMEOUT)
         self._thread = None
+
+    def call(self, coro: Coroutine[Any, Any, T], *, timeout: float = _START_TIMEOUT) -> T:
+        """Run `coro` on the server's loop from another thread; return its result."""
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            coro.close()
+            raise RuntimeError(f"{self._name} is not running")
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout=timeout)
 
     def _serve(self) -> None:
         loop = asyncio.new_event_loop()

@@ -14,14 +14,16 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from tests.fakes import slack_files
+from tests.fakes import slack_socket_messages as socket_messages
 from tests.fakes.faults import Fault, FaultBook
 from tests.fakes.runner import ServerThread, wait_until
 from tests.fakes.slack_blocks import decode_params
 from tests.fakes.slack_routes import METHODS
+from tests.fakes.slack_socket import ROUTE, SocketHub, SocketMessage, ack_of
 from tests.fakes.slack_store import JsonDict, SlackCall, SlackError, SlackStore, Upload
 from tests.fakes.slack_ts import next_ts
 
-__all__ = ["FakeSlack", "SlackCall", "Upload"]
+__all__ = ["FakeSlack", "SlackCall", "SocketMessage", "Upload"]
 
 T = TypeVar("T")
 
@@ -29,10 +31,15 @@ T = TypeVar("T")
 class FakeSlack:
     """Slack's Web API in memory. Use `with FakeSlack() as slack:`; SDK base_url is
     `slack.url + "/api/"`. Knob dicts (channel_errors, latency, users) may be edited any time.
+    Socket Mode: apps.connections.open (app token) hands out a ws:// URL; `socket_send_*`
+    push envelopes down the open connection, `socket_acks()` reads what came back.
     """
 
-    def __init__(self, *, bot_token: str = "xoxb-test-token") -> None:
-        self._store = SlackStore(bot_token=bot_token)
+    def __init__(
+        self, *, bot_token: str = "xoxb-test-token", app_token: str = "xapp-test-token"
+    ) -> None:
+        self._store = SlackStore(bot_token=bot_token, app_token=app_token)
+        self._socket = SocketHub(self._store)
         self._faults = FaultBook()
         self.channel_errors: dict[str, str] = self._store.channel_errors
         self.latency: dict[str, float] = self._store.latency
@@ -43,6 +50,8 @@ class FakeSlack:
         app.router.add_get("/files-pri/{segment}/{name}", self._download)
         app.router.add_get("/files-pri/{segment}/download/{name}", self._download)
         app.router.add_post("/response_url/{tag}", self._response_url)
+        app.router.add_get(ROUTE, self._socket.handle)
+        app.on_shutdown.append(self._socket.close_all)
         self._server = ServerThread(app, name="fake-slack")
 
     # lifecycle -------------------------------------------------------------------------
@@ -79,6 +88,17 @@ class FakeSlack:
     def bot_token(self, value: str) -> None:
         with self._store.lock:
             self._store.bot_token = value
+
+    @property
+    def app_token(self) -> str:
+        """The app-level token apps.connections.open accepts."""
+        with self._store.lock:
+            return self._store.app_token
+
+    @app_token.setter
+    def app_token(self, value: str) -> None:
+        with self._store.lock:
+            self._store.app_token = value
 
     @property
     def scopes(self) -> str:
@@ -150,6 +170,58 @@ class FakeSlack:
 
     def response_url(self, tag: str) -> str:
         return f"{self.url}/response_url/{tag}"
+
+    # Socket Mode ---------------------------------------------------------------------------
+    def socket_send_event(
+        self, event_callback_body: dict[str, Any], *, retry_attempt: int = 0, retry_reason: str = ""
+    ) -> str:
+        """Send an Events API body in an "events_api" envelope; returns its envelope_id."""
+        envelope = socket_messages.events_api(
+            event_callback_body, retry_attempt=retry_attempt, retry_reason=retry_reason
+        )
+        return self.socket_send(envelope)
+
+    def socket_send_command(self, form_fields: dict[str, str]) -> str:
+        """Send a slash command's fields in a "slash_commands" envelope; returns envelope_id."""
+        return self.socket_send(socket_messages.slash_commands(form_fields))
+
+    def socket_send(self, message: JsonDict) -> str:
+        """Send any message to one connected client; returns its envelope_id (or "")."""
+        self._server.call(self._socket.send(message))
+        return str(message.get("envelope_id", ""))
+
+    def socket_disconnect(self, reason: str = "refresh_requested") -> int:
+        """Send {"type": "disconnect"} to every connection; returns how many got it."""
+        return self._server.call(self._socket.broadcast(socket_messages.disconnect(reason)))
+
+    def socket_connected(self) -> bool:
+        """Whether a client has a Socket Mode connection open."""
+        return self._socket.connected() > 0
+
+    def socket_connections(self) -> int:
+        return self._socket.connected()
+
+    def socket_acks(self) -> list[JsonDict]:
+        """Every ack clients sent ({"envelope_id": …, "payload"?: …}), in order."""
+        acks = (ack_of(m) for m in self._socket.received())
+        return copy.deepcopy([a for a in acks if a is not None])
+
+    def socket_ack(self, envelope_id: str) -> JsonDict | None:
+        """The ack of one envelope, or None while there is none."""
+        found = [a for a in self.socket_acks() if a["envelope_id"] == envelope_id]
+        return found[0] if found else None
+
+    def socket_received(self) -> list[SocketMessage]:
+        """Every text message clients sent (acks and anything else), in order."""
+        return copy.deepcopy(self._socket.received())
+
+    def socket_sent(self) -> list[JsonDict]:
+        """Every message the fake sent down a socket after hello, in order."""
+        return copy.deepcopy([m for _, m in self._socket.sent()])
+
+    def socket_pings(self) -> int:
+        """How many websocket pings clients sent (each was answered with a pong)."""
+        return self._socket.pings()
 
     # inspection (copies, safe from any thread) ------------------------------------------
     def calls(self, method: str | None = None) -> list[SlackCall]:
@@ -234,6 +306,10 @@ class FakeSlack:
             try:
                 if not token:
                     raise SlackError("not_authed")
+                if method == "apps.connections.open":
+                    return {"ok": True, **self._open_socket(token)}
+                if token == self._store.app_token:
+                    raise SlackError("not_allowed_token_type")
                 if token != self._store.bot_token:
                     raise SlackError("invalid_auth")
                 handler = METHODS.get(method)
@@ -245,6 +321,12 @@ class FakeSlack:
             except Exception as exc:  # a bug in the fake: keep it for the test to see
                 self._store.errors.append(f"{method}: {exc!r}")
                 return {"ok": False, "error": "internal_error"}
+
+    def _open_socket(self, token: str) -> JsonDict:
+        if token != self._store.app_token:
+            known = token == self._store.bot_token
+            raise SlackError("not_allowed_token_type" if known else "invalid_auth")
+        return self._socket.issue_url()
 
     def _reply(
         self, body: Any, status: int = 200, headers: dict[str, str] | None = None

@@ -197,7 +197,28 @@ def slash_command_form(
     **extra: str,
 ) -> bytes:
     """A slash command invocation, form-encoded as Slack posts it."""
-    fields = {
+    fields = slash_command_fields(
+        command,
+        text,
+        user_id=user_id,
+        channel_id=channel_id,
+        response_url=response_url,
+        **extra,
+    )
+    return urlencode(fields).encode()
+
+
+def slash_command_fields(
+    command: str = "/assistant",
+    text: str = "",
+    *,
+    user_id: str = "U0USER",
+    channel_id: str = "C0CHAN",
+    response_url: str = "https://hooks.slack.com/commands/T0TEST/1/x",
+    **extra: str,
+) -> dict[str, str]:
+    """A slash command's fields (the form Slack posts; the payload of a Socket Mode envelope)."""
+    return {
         "token": "legacy-verification-token",
         "team_id": TEAM_ID,
         "team_domain": "test",
@@ -215,7 +236,6 @@ def slash_command_form(
         "trigger_id": f"{next(_event_numbers)}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}",
         **extra,
     }
-    return urlencode(fields).encode()
 
 
 def post_signed(

@@ -69,6 +69,7 @@ class SlackStore:
     lock: threading.RLock = field(default_factory=threading.RLock)
     base_url: str = ""
     bot_token: str = "xoxb-test-token"
+    app_token: str = "xapp-test-token"
     scopes: str = DEFAULT_SCOPES
     channel_errors: dict[str, str] = field(default_factory=dict)
     latency: dict[str, float] = field(default_factory=dict)
