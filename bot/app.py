@@ -22,17 +22,17 @@ from bot.assistants import assistants_from_settings
 from bot.config import Settings
 from bot.delivery import Deliverer
 from bot.engine import TurnEngine
-from bot.messages import EMPTY_MESSAGE_HINT
 from bot.polling import PollPlanner
 from handlers import events
 from handlers.routing import Incoming
-from storage import leases, queue, replies, turns
+from storage import leases, queue, replies, retention, turns
 from storage.db import Database
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 5.0
+WORK_CONCURRENCY = 32
 
 
 def _drop_token_unused_warning(record: logging.LogRecord) -> bool:
@@ -64,6 +64,7 @@ class Bridge:
             lease=lease,
             planner=PollPlanner(base=settings.poll_interval, ceiling=settings.poll_interval_max),
             on_finished=self.deliverer.deliver_new,
+            run_timeout=timedelta(seconds=settings.run_timeout_seconds),
         )
         self.engine.schedule = self._schedule_turn
         # Missed wake-ups still run (misfire_grace_time=None): a late poll beats a lost one.
@@ -85,9 +86,10 @@ class Bridge:
             db=self.db,
             settings=settings,
             on_accepted=self._on_accepted,
-            on_empty=self._on_empty,
+            on_hint=self._on_hint,
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        self._work_slots = asyncio.Semaphore(WORK_CONCURRENCY)
         self._stopping = False
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
@@ -95,9 +97,16 @@ class Bridge:
         if self._stopping:
             coro.close()
             return
-        task = asyncio.get_running_loop().create_task(coro, name=name)
+        task = asyncio.get_running_loop().create_task(self._bounded(coro), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+
+    async def _bounded(self, coro: Coroutine[Any, Any, None]) -> None:
+        # Background work takes turns: beyond WORK_CONCURRENCY steps at once the event loop
+        # would be too busy to ack Slack within its 3 s, while queued work waits safely in
+        # the database.
+        async with self._work_slots:
+            await coro
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -111,13 +120,13 @@ class Bridge:
         )
         self.spawn(self.engine.dispatch(incoming.key), f"dispatch {incoming.key}")
 
-    def _on_empty(self, incoming: Incoming) -> None:
+    def _on_hint(self, incoming: Incoming, text: str) -> None:
         self.spawn(
             self.poster.post_hint(
                 channel=incoming.channel_id,
                 user=incoming.user_id,
                 thread_ts=incoming.reply_thread_ts,
-                text=EMPTY_MESSAGE_HINT,
+                text=text,
             ),
             "hint",
         )
@@ -142,6 +151,17 @@ class Bridge:
     async def _fire_sweep(self) -> None:
         self.spawn(self.sweep(), "sweep")
 
+    async def _fire_prune(self) -> None:
+        self.spawn(self.prune(), "prune")
+
+    async def prune(self) -> None:
+        """Forget answered messages and finished turns older than RETENTION_DAYS."""
+        before = utcnow() - timedelta(days=self.settings.retention_days)
+        async with self.db.session() as session:
+            pruned = await retention.prune(session=session, before=before)
+        if pruned:
+            log.info("pruned %d answered message(s) older than %s", pruned, before)
+
     async def sweep(self) -> None:
         """The safety net: resume orphaned turns, queued messages and undelivered replies."""
         async with self.db.session() as session:
@@ -164,6 +184,10 @@ class Bridge:
         self.scheduler.add_job(
             self._fire_sweep, "interval", seconds=SWEEP_SECONDS, id="sweep", next_run_time=utcnow()
         )
+        self.scheduler.add_job(
+            self._fire_prune, "interval", hours=1, id="prune", next_run_time=utcnow()
+        )
+        self.spawn(backends.check_key(self.openai_client), "check OpenAI key")
 
     async def stop(self, *, grace: float = 15.0) -> None:
         """Stop taking work, let running steps finish (up to `grace` s), hand over the rest."""

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     poll_interval: float = Field(default=0.25, gt=0, le=30)
     poll_interval_max: float = Field(default=3.0, gt=0, le=60)
     lease_seconds: float = Field(default=30.0, ge=2, le=50)
+    # A run still unfinished after this long is cancelled and the user told.
+    run_timeout_seconds: float = Field(default=600.0, ge=1)
+    # Longer messages are refused with a clear reply instead of failing at the model.
+    max_message_chars: int = Field(default=30_000, ge=100)
+    # Answered messages are kept this long (Slack retries come within minutes).
+    retention_days: float = Field(default=7.0, gt=0)
 
     @field_validator("slack_bot_token")
     @classmethod

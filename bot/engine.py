@@ -64,8 +64,10 @@ class TurnEngine:
         lease: timedelta,
         planner: PollPlanner,
         on_finished: Finished,
+        run_timeout: timedelta = timedelta(minutes=10),
     ) -> None:
         self.db = db
+        self.run_timeout = run_timeout
         self.backends = backends
         self.assistants = assistants
         self.owner = owner
@@ -233,7 +235,12 @@ class TurnEngine:
         assert turn.id is not None
         if not exc.transient:
             log.error("turn %s: OpenAI refused the run: %s", turn.id, exc)
-            await self._finish(driving, RunState(RunStatus.FAILED, reason=str(exc)), rejected=True)
+            notice = (
+                messages.CONTEXT_FULL
+                if exc.code == "context_length_exceeded"
+                else messages.RUN_REJECTED
+            )
+            await self._finish(driving, RunState(RunStatus.FAILED, reason=str(exc)), notice=notice)
             return
         retry_at = utcnow() + timedelta(seconds=backoff(turn.attempts))
         log.warning("turn %s: starting the run failed (%s); retrying at %s", turn.id, exc, retry_at)
@@ -254,6 +261,9 @@ class TurnEngine:
         assert turn.id is not None and turn.run_id is not None
         assistant = self.assistant_for(conversation)
         backend = self.backends.by_kind(conversation.backend)
+        if utcnow() - (turn.started_at or turn.created_at) > self.run_timeout:
+            await self._time_out(driving, backend)
+            return
         try:
             state = await backend.poll_run(
                 conversation_id=conversation.openai_id or "", run_id=turn.run_id
@@ -274,6 +284,23 @@ class TurnEngine:
         if state.status is RunStatus.COMPLETED:
             self.planner.record(assistant.name, elapsed)
         await self._finish(driving, state)
+
+    async def _time_out(self, driving: Driving, backend: Backend) -> None:
+        turn = driving.turn
+        assert turn.run_id is not None
+        log.warning("turn %s: run %s passed the run timeout; cancelling it", turn.id, turn.run_id)
+        try:
+            await backend.cancel_run(
+                conversation_id=driving.conversation.openai_id or "", run_id=turn.run_id
+            )
+        except BackendError as exc:
+            log.warning("turn %s: cancelling run %s failed: %s", turn.id, turn.run_id, exc)
+        minutes = max(1, round(self.run_timeout.total_seconds() / 60))
+        await self._finish(
+            driving,
+            RunState(RunStatus.CANCELLED, reason="timeout"),
+            notice=messages.RUN_TIMED_OUT.format(minutes=minutes),
+        )
 
     async def _wait(self, driving: Driving, next_at: datetime) -> None:
         """Schedule the next poll; renew the lease only when it would run out before long."""
@@ -296,17 +323,20 @@ class TurnEngine:
             turn.lease_until = lease_until
         self.schedule(turn.id, next_at)
 
-    async def _finish(self, driving: Driving, state: RunState, *, rejected: bool = False) -> None:
+    async def _finish(
+        self, driving: Driving, state: RunState, *, notice: str | None = None
+    ) -> None:
+        """Record the outcome and the reply (or `notice` instead), then deliver it."""
         turn = driving.turn
         assert turn.id is not None
-        parts = [messages.RUN_REJECTED] if rejected else reply_parts(state)
+        parts = [notice] if notice else reply_parts(state)
         following = None
         async with self.db.session() as session:
             outbox = await turns.finish_turn(
                 session=session,
                 turn=turn,
                 owner=self.owner,
-                outcome="rejected" if rejected else state.status.value,
+                outcome=state.reason if state.reason == "timeout" else state.status.value,
                 parts=parts,
                 lease=self.lease,
                 polls=driving.polls,
@@ -338,6 +368,8 @@ def reply_parts(state: RunState) -> list[str]:
         case RunStatus.INCOMPLETE:
             # Keep what the model did write before it stopped, then say why it stopped.
             return [*split_markdown(state.text), messages.incomplete(state.reason)]
+        case _ if state.reason == "context_length_exceeded":
+            return [messages.CONTEXT_FULL]
         case _:
             return [messages.RUN_FAILED]
 

@@ -12,6 +12,18 @@ RUN_EXPIRED = "The assistant took too long and its run expired. Please ask again
 RUN_INCOMPLETE = (
     "The answer stopped early ({reason}). Ask me to continue, or ask a shorter question."
 )
+RUN_TIMED_OUT = (
+    "The assistant took longer than {minutes} minutes, so I stopped it. Please try again, "
+    "perhaps with a simpler question."
+)
+TOO_LONG = (
+    "That message is too long for me ({length:,} characters; the limit is {limit:,}). "
+    "Please shorten it or split it into parts."
+)
+CONTEXT_FULL = (
+    "This conversation has grown longer than the model can read. "
+    "Start a fresh one with `/assistant reset`, then ask again."
+)
 RUN_REJECTED = (
     "Sorry, OpenAI refused this request, so there is no answer. "
     "An admin can find the reason in the bridge's log."

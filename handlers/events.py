@@ -14,6 +14,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from bot import messages
 from bot.config import Settings
 from handlers.routing import (
     Incoming,
@@ -29,17 +30,26 @@ from storage.models import InboundMessage
 
 log = logging.getLogger(__name__)
 
-Hook = Callable[[Incoming], None]
+Accepted = Callable[[Incoming], None]
+Hint = Callable[[Incoming, str], None]
 
 
 def register(
-    app: AsyncApp, *, db: Database, settings: Settings, on_accepted: Hook, on_empty: Hook
+    app: AsyncApp, *, db: Database, settings: Settings, on_accepted: Accepted, on_hint: Hint
 ) -> None:
-    """Attach the listeners. `on_accepted` / `on_empty` must return at once (they schedule)."""
+    """Attach the listeners. `on_accepted` / `on_hint` must return at once (they schedule)."""
 
     async def store(incoming: Incoming, event_id: str | None) -> None:
         if not incoming.text:
-            on_empty(incoming)
+            on_hint(incoming, messages.EMPTY_MESSAGE_HINT)
+            return
+        if len(incoming.text) > settings.max_message_chars:
+            on_hint(
+                incoming,
+                messages.TOO_LONG.format(
+                    length=len(incoming.text), limit=settings.max_message_chars
+                ),
+            )
             return
         async with db.ingest() as session:
             if incoming.is_mention and incoming.reply_thread_ts:

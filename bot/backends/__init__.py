@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+import openai
 from openai import AsyncOpenAI, DefaultAioHttpClient
 
 from bot.assistants import Assistant
@@ -10,7 +13,9 @@ from bot.backends.base import Backend, RunState, RunStatus
 from bot.backends.responses import ResponsesBackend
 from bot.config import Settings
 
-__all__ = ["Backend", "Backends", "RunState", "RunStatus", "build_client"]
+__all__ = ["Backend", "Backends", "RunState", "RunStatus", "build_client", "check_key"]
+
+log = logging.getLogger(__name__)
 
 
 def build_client(settings: Settings) -> AsyncOpenAI:
@@ -40,3 +45,16 @@ class Backends:
 
     def by_kind(self, kind: str) -> Backend:
         return self.assistants if kind == "assistants" else self.responses
+
+
+async def check_key(client: AsyncOpenAI) -> None:
+    """Say once, at start, if OpenAI refuses the key: every run would fail."""
+    try:
+        await client.models.list()
+    except openai.AuthenticationError as exc:
+        log.error(
+            "OpenAI rejected OPENAI_API_KEY (%s): every run will fail until it is fixed",
+            exc.status_code,
+        )
+    except openai.OpenAIError as exc:
+        log.info("could not check the OpenAI key at start (%s)", type(exc).__name__)

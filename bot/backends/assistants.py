@@ -89,6 +89,9 @@ class AssistantsBackend:
         text = await self._run_text(conversation_id, run_id)
         return RunState(status, text=text, watermark=run_id)
 
+    async def cancel_run(self, *, conversation_id: str, run_id: str) -> None:
+        await call(lambda: self._client.beta.threads.runs.cancel(run_id, thread_id=conversation_id))
+
     async def recover_run(self, *, conversation_id: str, watermark: str | None) -> Recovered:
         # One run at a time per thread: a run newer than the previous turn's is ours.
         page = await call(

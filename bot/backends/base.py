@@ -67,6 +67,10 @@ class Backend(Protocol):
         """Look at the run once (and move it along where it waits for the bridge)."""
         ...
 
+    async def cancel_run(self, *, conversation_id: str, run_id: str) -> None:
+        """Ask OpenAI to stop the run (it may finish anyway)."""
+        ...
+
     async def recover_run(self, *, conversation_id: str, watermark: str | None) -> Recovered:
         """After a crash during `start_run`: did the run get created?
 

@@ -80,6 +80,9 @@ class ResponsesBackend:
             )
         return RunState(status, watermark=watermark)
 
+    async def cancel_run(self, *, conversation_id: str, run_id: str) -> None:
+        await call(lambda: self._client.responses.cancel(run_id))
+
     async def recover_run(self, *, conversation_id: str, watermark: str | None) -> Recovered:
         # The Responses API has no list endpoint, so a response whose id was lost is found
         # through the conversation: its input (and, once finished, its output) are items

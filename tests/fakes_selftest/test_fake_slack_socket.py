@@ -22,8 +22,8 @@ from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_events import dm_event, event_callback, slash_command_fields
 
 
-async def until(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
+async def until(check: Callable[[], Any]) -> Any:
+    deadline = time.monotonic() + 10.0
     while not (value := check()):
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
@@ -39,8 +39,8 @@ class Recorder:
         self.requests: list[SocketModeRequest] = []
         self.raw: list[dict[str, Any]] = []
         self.reply: dict[str, Any] | None = None
-        self.client.socket_mode_request_listeners.append(self._on_request)  # type: ignore[arg-type]
-        self.client.message_listeners.append(self._on_message)  # type: ignore[arg-type]
+        self.client.socket_mode_request_listeners.append(self._on_request)
+        self.client.message_listeners.append(self._on_message)
 
     async def _on_request(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
         self.requests.append(req)
@@ -114,7 +114,11 @@ def test_the_url_looks_like_slacks_and_needs_its_ticket(slack: FakeSlack) -> Non
     assert parts.scheme == "ws" and parts.path.startswith("/socket-mode/")
     assert set(parse_qs(parts.query)) == {"ticket", "app_id"}
     assert parse_qs(parts.query)["app_id"] == ["A0TEST"]
-    assert [m.raw for m in slack.socket_received()][0] == "not json"
+    assert [m.raw for m in slack.socket_received()] == [
+        "not json",
+        '{"envelope_id": "e1", "payload": {"text": "hi"}}',
+    ]
+    assert slack.socket_received()[0].body is None
     assert slack.socket_acks() == [{"envelope_id": "e1", "payload": {"text": "hi"}}]
 
 
