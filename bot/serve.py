@@ -52,17 +52,25 @@ async def serve(settings: Settings, *, socket_mode: bool) -> None:
         log.warning("health endpoint not served: port %s: %s", settings.port, exc.strerror)
     await bridge.start()
     socket_handler = None
+    connecting: asyncio.Task[None] | None = None
     if socket_mode:
         socket_handler = AsyncSocketModeHandler(bridge.bolt, settings.slack_app_token)
-        await socket_handler.connect_async()  # type: ignore[no-untyped-call]
-        log.info("connected to Slack in Socket Mode")
+        # slack_sdk retries a refused connection forever: connect beside the stop signal.
+        connecting = asyncio.create_task(_connect(socket_handler))
     else:
         log.info("listening for Slack on http://0.0.0.0:%s/slack/events", settings.port)
     await stop.wait()
     log.info("stopping: finishing running steps, handing over the rest")
+    if connecting is not None:
+        connecting.cancel()
     if socket_handler is not None:
         await socket_handler.close_async()  # type: ignore[no-untyped-call]
     await site.stop()
     await bridge.stop(grace=SHUTDOWN_GRACE)
     await runner.cleanup()
     log.info("stopped")
+
+
+async def _connect(handler: AsyncSocketModeHandler) -> None:
+    await handler.connect_async()  # type: ignore[no-untyped-call]
+    log.info("connected to Slack in Socket Mode")

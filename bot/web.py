@@ -14,8 +14,6 @@ log = logging.getLogger(__name__)
 
 
 def build_web_app(bridge: Bridge, *, slack_routes: bool = True) -> web.Application:
-    verifier = SignatureVerifier(bridge.settings.slack_signing_secret)
-
     async def slack_events(request: web.Request) -> web.Response:
         try:
             bolt_request = await to_bolt_request(request)
@@ -23,6 +21,7 @@ def build_web_app(bridge: Bridge, *, slack_routes: bool = True) -> web.Applicati
             # Bolt parses the body before it checks the signature; a body it cannot parse
             # gets 401 if unsigned (as any forged request), else a plain 400, never a 500.
             body = await request.text()
+            verifier = SignatureVerifier(bridge.settings.slack_signing_secret)
             if not verifier.is_valid_request(body, dict(request.headers)):
                 return web.json_response({"ok": False, "error": "invalid_signature"}, status=401)
             log.warning("a signed request to /slack/events had a body that is not valid")

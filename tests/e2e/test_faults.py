@@ -1,0 +1,143 @@
+"""Faults from outside: OpenAI and Slack errors, slow runs, oversized input, restarts, SIGTERM."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from tests.e2e.conftest import StartBridge
+from tests.e2e.harness import BridgeProcess, wait_for
+from tests.e2e.replies import posts_in, reply_text
+from tests.fakes.openai_api import FakeOpenAI
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_events import dm_event, event_callback
+
+
+def settle(bridge: BridgeProcess, slack: FakeSlack, user: str = "U99") -> None:
+    """Answer a sentinel DM end to end: what was going to happen before it has happened."""
+    sentinel = dm_event(user, f"sentinel {time.monotonic()}")
+    assert bridge.send(event_callback(sentinel))[0] == 200
+    posts_in(slack, sentinel["channel"])
+
+
+def test_a_run_past_the_timeout_is_cancelled_and_the_user_told(
+    start_bridge: StartBridge, slack: FakeSlack, openai: FakeOpenAI, db: Engine
+) -> None:
+    openai.latency = 30
+    bridge = start_bridge(RUN_TIMEOUT_SECONDS="1")
+    event = dm_event("U1", "think forever")
+    bridge.send(event_callback(event))
+    [post] = posts_in(slack, event["channel"])
+    assert "took longer than 1 minutes" in reply_text(post)
+    assert len(openai.calls("POST", r"^/v1/responses/[^/]+/cancel$")) == 1
+    with db.connect() as connection:
+        assert connection.execute(text("SELECT outcome FROM turn")).scalar_one() == "timeout"
+
+
+def test_an_oversized_message_gets_a_limit_message_and_no_run(
+    bridge: BridgeProcess, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    event = dm_event("U1", "x" * 30_001)
+    assert bridge.send(event_callback(event))[0] == 200
+    [hint] = slack.wait_for(lambda: slack.ephemerals(event["channel"]))
+    assert "too long" in hint["text"] and "30,001" in hint["text"] and "30,000" in hint["text"]
+    settle(bridge, slack)
+    assert slack.posts(event["channel"]) == []
+    assert len(openai.responses_created()) == 1
+
+
+def test_a_conversation_too_long_for_the_model_says_how_to_start_afresh(
+    bridge: BridgeProcess, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    body = {
+        "error": {
+            "message": "Your input exceeds the context window of this model.",
+            "type": "invalid_request_error",
+            "param": "input",
+            "code": "context_length_exceeded",
+        }
+    }
+    openai.fail_next("POST", r"^/v1/responses$", 400, body=body)
+    event = dm_event("U1", "one more thing")
+    bridge.send(event_callback(event))
+    [post] = posts_in(slack, event["channel"])
+    assert "/assistant reset" in reply_text(post)
+    assert "context window" not in reply_text(post)
+
+
+def test_a_bad_openai_key_is_reported_once_at_start_and_users_get_a_notice(
+    start_bridge: StartBridge, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    openai.api_key = "sk-the-real-one"
+    bridge = start_bridge()
+    wait_for(lambda: "OpenAI rejected OPENAI_API_KEY" in bridge.log(), what="the key warning")
+    event = dm_event("U1", "hello?")
+    bridge.send(event_callback(event))
+    [post] = posts_in(slack, event["channel"])
+    assert "refused" in reply_text(post)
+    assert bridge.log().count("OpenAI rejected OPENAI_API_KEY") == 1
+    assert "sk-test-key-not-real" not in bridge.log()
+
+
+def test_slack_rate_limits_on_posting_are_waited_out_and_the_reply_posted_once(
+    bridge: BridgeProcess, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    slack.fail_next("chat.postMessage", status=429, headers={"Retry-After": "1"}, times=2)
+    event = dm_event("U1", "rate limited")
+    bridge.send(event_callback(event))
+    [post] = posts_in(slack, event["channel"])
+    assert reply_text(post) == "echo: rate limited (turn 1)"
+    settle(bridge, slack)
+    assert len(slack.posts(event["channel"])) == 1
+    assert len(slack.calls("chat.postMessage")) == 4  # 2 refused, the reply, the sentinel
+
+
+def test_slack_server_errors_on_posting_are_retried_and_the_reply_posted_once(
+    bridge: BridgeProcess, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    slack.fail_next("chat.postMessage", status=503, times=1)
+    event = dm_event("U1", "server trouble")
+    bridge.send(event_callback(event))
+    [post] = posts_in(slack, event["channel"])
+    assert reply_text(post) == "echo: server trouble (turn 1)"
+    settle(bridge, slack)
+    assert len(slack.posts(event["channel"])) == 1
+    assert slack.calls("conversations.history"), "Slack was asked before posting again"
+
+
+def test_a_channel_that_cannot_take_the_reply_ends_delivery_with_a_logged_reason(
+    bridge: BridgeProcess, slack: FakeSlack, openai: FakeOpenAI, db: Engine
+) -> None:
+    event = dm_event("U1", "into the void")
+    slack.channel_errors[event["channel"]] = "channel_not_found"
+    bridge.send(event_callback(event))
+    wait_for(lambda: "cannot be posted (channel_not_found)" in bridge.log(), what="the log line")
+    settle(bridge, slack)
+    attempts = [
+        c for c in slack.calls("chat.postMessage") if c.params["channel"] == event["channel"]
+    ]
+    assert len(attempts) == 1
+    with db.connect() as connection:
+        statuses = connection.execute(text("SELECT status, error FROM reply")).all()
+    assert ("failed", "channel_not_found") in [tuple(row) for row in statuses]
+
+
+def test_sigterm_exits_quickly_and_the_next_process_delivers_the_reply(
+    start_bridge: StartBridge, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    openai.latency = 4
+    first = start_bridge()
+    event = dm_event("U1", "across a deploy")
+    first.send(event_callback(event))
+    openai.wait_for(lambda: openai.responses_created())
+    started = time.monotonic()
+    assert first.stop(timeout=25) == 0
+    assert time.monotonic() - started < 25
+    assert slack.posts(event["channel"]) == []
+
+    start_bridge()
+    [post] = posts_in(slack, event["channel"])
+    assert reply_text(post) == "echo: across a deploy (turn 1)"
+    assert len(openai.responses_created()) == 1
