@@ -16,6 +16,10 @@ RUN_TIMED_OUT = (
     "The assistant took longer than {minutes} minutes, so I stopped it. Please try again, "
     "perhaps with a simpler question."
 )
+FILES_NOT_READ = (
+    "I can't read attached files yet, so I left out: {names}. "
+    "Paste the part that matters as text if you need me to see it."
+)
 TOO_LONG = (
     "That message is too long for me ({length:,} characters; the limit is {limit:,}). "
     "Please shorten it or split it into parts."

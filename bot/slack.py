@@ -11,6 +11,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
@@ -43,6 +46,26 @@ PERMANENT_ERRORS = frozenset(
 )
 
 
+class IdempotentConnectionRetry(AsyncConnectionErrorRetryHandler):
+    """Retries calls that failed on the connection, except posts: a post whose answer was
+    lost may have reached Slack, and repeating it would post the reply twice. Delivery
+    looks for such a post (by its metadata) before it posts again."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if request.url.rstrip("/").endswith("chat.postMessage"):
+            return False
+        return await super()._can_retry_async(
+            state=state, request=request, response=response, error=error
+        )
+
+
 def build_client(settings: Settings, session: aiohttp.ClientSession) -> AsyncWebClient:
     """`SLACK_API_URL` honoured; 429s waited out (Retry-After) by slack_sdk's handler,
     which is not on by default.
@@ -55,7 +78,7 @@ def build_client(settings: Settings, session: aiohttp.ClientSession) -> AsyncWeb
         base_url=settings.slack_api_url,
         session=session,
         retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            IdempotentConnectionRetry(max_retry_count=2),
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),
         ],
     )

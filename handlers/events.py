@@ -40,6 +40,11 @@ def register(
     """Attach the listeners. `on_accepted` / `on_hint` must return at once (they schedule)."""
 
     async def store(incoming: Incoming, event_id: str | None) -> None:
+        if incoming.file_names:
+            # Files are not passed to the assistant yet: say so rather than drop them quietly.
+            on_hint(incoming, messages.FILES_NOT_READ.format(names=", ".join(incoming.file_names)))
+            if not incoming.text:
+                return
         if not incoming.text:
             on_hint(incoming, messages.EMPTY_MESSAGE_HINT)
             return

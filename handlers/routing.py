@@ -25,6 +25,7 @@ class Incoming:
     text: str
     reply_thread_ts: str | None
     is_mention: bool
+    file_names: tuple[str, ...] = ()
 
 
 def is_from_bot(event: dict[str, Any], bot_user_id: str | None) -> bool:
@@ -59,6 +60,13 @@ def channel_key(*, scope: ChannelScope, team: str, channel: str, user: str, thre
             return f"channel:{team}/{channel}"
 
 
+def file_names(event: dict[str, Any]) -> tuple[str, ...]:
+    files = event.get("files") or []
+    return tuple(
+        str(f.get("name") or f.get("title") or "a file") for f in files if isinstance(f, dict)
+    )
+
+
 def team_of(body: dict[str, Any], event: dict[str, Any]) -> str:
     return str(event.get("team") or body.get("team_id") or "")
 
@@ -75,6 +83,7 @@ def route_direct(body: dict[str, Any], event: dict[str, Any], bot_user_id: str |
         text=strip_mention(str(event.get("text") or ""), bot_user_id),
         reply_thread_ts=event.get("thread_ts"),
         is_mention=False,
+        file_names=file_names(event),
     )
 
 
@@ -98,4 +107,5 @@ def route_channel(
         text=strip_mention(str(event.get("text") or ""), bot_user_id),
         reply_thread_ts=thread_ts,
         is_mention=is_mention,
+        file_names=file_names(event),
     )

@@ -141,3 +141,58 @@ def test_sigterm_exits_quickly_and_the_next_process_delivers_the_reply(
     [post] = posts_in(slack, event["channel"])
     assert reply_text(post) == "echo: across a deploy (turn 1)"
     assert len(openai.responses_created()) == 1
+
+
+def test_a_post_whose_answer_was_lost_is_not_posted_again(
+    bridge: BridgeProcess, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    slack.lose_answer_next("chat.postMessage")
+    event = dm_event("U1", "posted, unacknowledged")
+    bridge.send(event_callback(event))
+    [post] = posts_in(slack, event["channel"])
+    assert reply_text(post) == "echo: posted, unacknowledged (turn 1)"
+    wait_for(lambda: "was already in Slack" in bridge.log(), what="the lookup", timeout=20)
+    settle(bridge, slack)
+    assert len(slack.posts(event["channel"])) == 1
+
+
+def test_a_crash_while_posting_a_split_reply_posts_each_part_exactly_once(
+    start_bridge: StartBridge, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    answer = "\n\n".join(f"Paragraph {i}. " + "word " * 1500 for i in range(6))
+    openai.responder = lambda context: answer
+    first = start_bridge()
+    slack.hold_answer_next("chat.postMessage", seconds=30)  # part 1 reaches Slack; no answer
+    event = dm_event("U1", "long one")
+    first.send(event_callback(event))
+    posts_in(slack, event["channel"])
+    first.kill()
+
+    second = start_bridge()
+    posts = slack.wait_for(
+        lambda: (
+            (p := slack.posts(event["channel"]))
+            and sum(len(reply_text(x)) for x in p) >= len(answer) - 100
+            and p
+        )
+    )
+    settle(second, slack)
+    texts = [reply_text(p) for p in slack.posts(event["channel"])]
+    assert len(texts) == len(set(texts)) == len(posts) >= 3
+    assert " ".join(texts).split() == answer.split()
+
+
+def test_a_crash_before_the_run_is_created_still_answers_once(
+    start_bridge: StartBridge, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    openai.hold_answer_next("POST", r"^/v1/conversations$", seconds=30)
+    first = start_bridge()
+    event = dm_event("U1", "stored, then the crash")
+    first.send(event_callback(event))
+    openai.wait_for(lambda: openai.calls("POST", r"^/v1/conversations$"))
+    first.kill()  # the message is stored; no run exists yet
+
+    start_bridge()
+    [post] = posts_in(slack, event["channel"])
+    assert reply_text(post) == "echo: stored, then the crash (turn 1)"
+    assert len(openai.responses_created()) == 1

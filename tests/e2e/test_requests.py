@@ -141,3 +141,20 @@ def test_healthz_reports_the_database(bridge: BridgeProcess) -> None:
     with urllib.request.urlopen(bridge.url + "/healthz", timeout=5) as response:
         assert response.status == 200
         assert json.loads(response.read()) == {"status": "ok", "database": "ok"}
+
+
+def test_attached_files_are_named_as_not_read_and_the_text_is_still_answered(
+    bridge: BridgeProcess, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    files = [{"id": "F1", "name": "q3-report.pdf", "mimetype": "application/pdf"}]
+    with_text = dm_event("U1", "summarise this", subtype="file_share", files=files)
+    bridge.send(event_callback(with_text))
+    assert reply_text(posts_in(slack, with_text["channel"])[0]) == "echo: summarise this (turn 1)"
+    [hint] = slack.wait_for(lambda: slack.ephemerals(with_text["channel"]))
+    assert "q3-report.pdf" in hint["text"]
+
+    only_file = dm_event("U2", "", subtype="file_share", files=files)
+    bridge.send(event_callback(only_file))
+    slack.wait_for(lambda: slack.ephemerals(only_file["channel"]))
+    _settle(bridge, slack)
+    assert slack.posts(only_file["channel"]) == []

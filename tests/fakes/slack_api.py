@@ -132,6 +132,15 @@ class FakeSlack:
         """Close the connection of the next `times` calls of `method` without answering."""
         self._faults.add(Fault("*", _method_pattern(method), times=times, drop=True))
 
+    def lose_answer_next(self, method: str, *, times: int = 1) -> None:
+        """Carry out the next `times` calls of `method`, then close the connection: done,
+        but the caller never learns so (a post that reached Slack, its answer lost)."""
+        self._faults.add(Fault("*", _method_pattern(method), times=times, drop=True, after=True))
+
+    def hold_answer_next(self, method: str, seconds: float) -> None:
+        """Carry out the next call of `method`, then wait `seconds` before answering."""
+        self._faults.add(Fault("*", _method_pattern(method), after=True, delay=seconds))
+
     def clear_faults(self) -> None:
         self._faults.clear()
 
@@ -291,6 +300,11 @@ class FakeSlack:
         if delay:
             await asyncio.sleep(delay)
         fault = self._faults.take("*", method)
+        if fault is not None and fault.after:
+            answer = self._reply(self._call(method, params, headers.get("authorization", "")))
+            if not fault.drop:
+                await asyncio.sleep(fault.delay)
+                return answer
         if fault is not None and fault.drop:
             if request.transport is not None:
                 request.transport.abort()

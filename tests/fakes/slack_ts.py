@@ -1,21 +1,22 @@
-"""Slack message timestamps: unique, increasing "1710000000.000100"-style values."""
+"""Slack message timestamps: unique, increasing, and (as Slack's) the wall-clock time."""
 
 from __future__ import annotations
 
-import itertools
 import threading
+import time
 
-# One process-wide counter shared by the fake Web API and the event builders, so a bot
-# reply always sorts after the user message that caused it (as real Slack ts do).
-_BASE_MICROS = 1_710_000_000_000_000
-_STEP_MICROS = 100
-_counter = itertools.count(1)
+# One process-wide clock shared by the fake Web API and the event builders, so a bot
+# reply always sorts after the user message that caused it (as real Slack ts do), and
+# `oldest`/`latest` filters by time work as they do at Slack.
 _lock = threading.Lock()
+_last_micros = 0
 
 
 def next_ts() -> str:
+    global _last_micros
     with _lock:
-        micros = _BASE_MICROS + next(_counter) * _STEP_MICROS
+        _last_micros = max(_last_micros + 1, int(time.time() * 1_000_000))
+        micros = _last_micros
     return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
 
