@@ -18,12 +18,12 @@ from sqlalchemy import literal
 from sqlmodel import select
 
 from bot import backends, slack
-from bot.assistants import assistants_from_settings
+from bot.assistants import Assistants, load_assistants
 from bot.config import Settings
 from bot.delivery import Deliverer
 from bot.engine import TurnEngine
 from bot.polling import PollPlanner
-from handlers import events
+from handlers import commands, events
 from handlers.routing import Incoming
 from storage import leases, queue, replies, retention, turns
 from storage.db import Database
@@ -45,7 +45,7 @@ def _drop_token_unused_warning(record: logging.LogRecord) -> bool:
 class Bridge:
     """One process's bridge: Bolt app, turn engine, deliverer and the scheduler that clocks them."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, assistants: Assistants | None = None) -> None:
         self.settings = settings
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         lease = timedelta(seconds=settings.lease_seconds)
@@ -54,7 +54,7 @@ class Bridge:
         self.slack_client = slack.build_client(settings, self.http)
         self.poster = slack.SlackPoster(self.slack_client)
         self.openai_client = backends.build_client(settings)
-        self.assistants = assistants_from_settings(settings)
+        self.assistants = assistants or load_assistants(settings)
         self.deliverer = Deliverer(db=self.db, poster=self.poster, owner=self.owner, lease=lease)
         self.engine = TurnEngine(
             db=self.db,
@@ -81,6 +81,7 @@ class Bridge:
             process_before_response=True,
             request_verification_enabled=bool(settings.slack_signing_secret),
         )
+        commands.register(self.bolt, db=self.db, settings=settings, assistants=self.assistants)
         events.register(
             self.bolt,
             db=self.db,

@@ -1,18 +1,63 @@
-"""The assistants the bridge offers: their definitions and which one is the default."""
+"""The assistants the bridge offers: the assistants file (TOML) or the environment's one."""
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.config import Settings
 from bot.errors import ConfigError
 
 DEFAULT_NAME = "default"
+DEFAULT_FILE = "assistants.toml"
+HostedTool = Literal["code_interpreter", "file_search", "web_search"]
+
+
+class AssistantSpec(BaseModel):
+    """One `[assistants.NAME]` table: a Responses assistant (`model`) or an `asst_…` id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str | None = Field(default=None, pattern=r"^asst_[A-Za-z0-9_-]+$")
+    model: str | None = Field(default=None, min_length=1)
+    instructions: str = ""
+    tools: tuple[HostedTool, ...] = ()
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    reasoning: Literal["minimal", "low", "medium", "high"] | None = None
+    description: str = ""
+    functions: tuple[str, ...] = ()
+    vector_store_ids: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> AssistantSpec:
+        if (self.id is None) == (self.model is None):
+            raise ValueError("give either `model` (Responses API) or `id` (asst_…), not both")
+        return self
+
+
+class AssistantsFile(BaseModel):
+    """The whole file: `default` and the `[assistants.*]` tables."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    default: str
+    assistants: dict[str, AssistantSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _default_exists(self) -> AssistantsFile:
+        if self.default not in self.assistants:
+            names = ", ".join(sorted(self.assistants))
+            raise ValueError(f"default = {self.default!r} names no assistant (there are: {names})")
+        return self
 
 
 @dataclass(frozen=True)
 class Assistant:
-    """One configured assistant: a Responses API definition or an Assistants API id."""
+    """One configured assistant, as the rest of the bridge sees it."""
 
     name: str
     model: str = ""
@@ -20,6 +65,10 @@ class Assistant:
     assistant_id: str = ""
     tools: tuple[str, ...] = ()
     description: str = ""
+    temperature: float | None = None
+    reasoning: str | None = None
+    functions: tuple[str, ...] = ()
+    vector_store_ids: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -39,8 +88,89 @@ class Assistants:
     def default(self) -> Assistant:
         return self.by_name[self.default_name]
 
-    def get(self, name: str) -> Assistant | None:
-        return self.by_name.get(name)
+    def get(self, name: str | None) -> Assistant | None:
+        return self.by_name.get(name) if name else None
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self.by_name)
+
+
+def load_assistants(settings: Settings, *, cwd: Path | None = None) -> Assistants:
+    """ASSISTANTS_FILE, else `assistants.toml` if present, else the environment's assistant."""
+    path = Path(settings.assistants_file) if settings.assistants_file else None
+    if path is None and (candidate := (cwd or Path.cwd()) / DEFAULT_FILE).is_file():
+        path = candidate
+    if path is None:
+        return assistants_from_settings(settings)
+    if not path.is_file():
+        raise ConfigError(f"ASSISTANTS_FILE {path}: no such file")
+    return parse_assistants_file(path)
+
+
+def parse_assistants_file(path: Path) -> Assistants:
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        spec = AssistantsFile.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(path, text, exc)) from None
+    by_name = {name: _assistant(name, one) for name, one in spec.assistants.items()}
+    return Assistants(by_name=by_name, default_name=spec.default, source=str(path))
+
+
+def _assistant(name: str, spec: AssistantSpec) -> Assistant:
+    return Assistant(
+        name=name,
+        model=spec.model or "",
+        instructions=spec.instructions,
+        assistant_id=spec.id or "",
+        tools=spec.tools,
+        description=spec.description,
+        temperature=spec.temperature,
+        reasoning=spec.reasoning,
+        functions=spec.functions,
+        vector_store_ids=spec.vector_store_ids,
+    )
+
+
+def _describe(path: Path, text: str, exc: ValidationError) -> str:
+    """`file:line: where: reason` for each problem pydantic found."""
+    problems = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        reason = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            reason = f"unknown key {loc[-1]!r}"
+        elif error["type"] == "missing":
+            reason = f"missing {loc[-1]!r}"
+        where = ".".join(loc) or "file"
+        problems.append(f"{path}:{_line_of(text, loc)}: {where}: {reason}")
+    return "; ".join(problems)
+
+
+def _line_of(text: str, loc: list[str]) -> int:
+    """The line a location points at: its key inside its table, else the table, else 1."""
+    lines = text.splitlines()
+    table = f"[assistants.{loc[1]}]" if len(loc) >= 2 and loc[0] == "assistants" else None
+    key = loc[2] if table and len(loc) >= 3 else (loc[0] if loc and not table else None)
+    start, found = 0, 1
+    if table:
+        for number, line in enumerate(lines):
+            if line.strip().startswith(table):
+                start, found = number, number + 1
+                break
+    if key:
+        for number in range(start, len(lines)):
+            stripped = lines[number].strip()
+            if number > start and table and stripped.startswith("["):
+                break
+            if stripped.split("=", 1)[0].strip() == key:
+                return number + 1
+    return found
 
 
 def assistants_from_settings(settings: Settings) -> Assistants:
@@ -52,8 +182,6 @@ def assistants_from_settings(settings: Settings) -> Assistants:
             description="Assistants API assistant",
         )
     else:
-        if not settings.openai_model:
-            raise ConfigError("OPENAI_MODEL is empty")
         only = Assistant(
             name=DEFAULT_NAME,
             model=settings.openai_model,
@@ -61,3 +189,6 @@ def assistants_from_settings(settings: Settings) -> Assistants:
             description=f"{settings.openai_model} assistant",
         )
     return Assistants(by_name={DEFAULT_NAME: only}, default_name=DEFAULT_NAME)
+
+
+__all__ = ["Assistant", "Assistants", "load_assistants", "parse_assistants_file"]

@@ -1,4 +1,4 @@
-"""The command line: `assistant-bridge serve | migrate` (also `python -m bot`)."""
+"""The command line `assistant-bridge` (or `python -m bot`): serve, migrate, assistants, doctor."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 
+from bot.assistants import Assistants, load_assistants
 from bot.config import Settings, load_settings
 from bot.errors import BridgeError
 
@@ -24,7 +25,31 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--socket", action="store_true", help="Socket Mode (needs SLACK_APP_TOKEN)")
     serve_cmd.add_argument("--port", type=int, help="HTTP port (default: $PORT or 3000)")
     commands.add_parser("migrate", help="bring the database schema up to date")
+    assistants_cmd = commands.add_parser("assistants", help="the configured assistants")
+    assistants_actions = assistants_cmd.add_subparsers(dest="action", required=True)
+    assistants_actions.add_parser("list", help="list the assistants, the default marked *")
+    doctor_cmd = commands.add_parser("doctor", help="check Slack, OpenAI, assistants, database")
+    doctor_mode = doctor_cmd.add_mutually_exclusive_group()
+    doctor_mode.add_argument("--http", action="store_true", help="check for HTTP mode")
+    doctor_mode.add_argument("--socket", action="store_true", help="check for Socket Mode")
+    doctor_cmd.add_argument(
+        "--timeout", type=float, default=15.0, help="seconds each check may take (default: 15)"
+    )
     return parser
+
+
+def format_assistants(assistants: Assistants) -> str:
+    """One line per assistant (name, model or asst_ id, description), then the source."""
+    rows = []
+    for name in assistants.names:
+        one = assistants.by_name[name]
+        is_default = name == assistants.default_name
+        description = " ".join([one.description, "(default)" if is_default else ""]).strip()
+        rows.append(("*" if is_default else " ", name, one.assistant_id or one.model, description))
+    name_width = max(len(row[1]) for row in rows)
+    kind_width = max(len(row[2]) for row in rows)
+    lines = [f"{m} {n:<{name_width}}  {k:<{kind_width}}  {d}".rstrip() for m, n, k, d in rows]
+    return "\n".join([*lines, f"source: {assistants.source}"])
 
 
 def configure_logging(settings: Settings) -> None:
@@ -44,6 +69,15 @@ def run(argv: list[str] | None = None) -> int:
     if args.command == "serve" and args.port:
         settings = settings.model_copy(update={"port": args.port})
     configure_logging(settings)
+    if args.command == "assistants":
+        print(format_assistants(load_assistants(settings)))
+        return 0
+    if args.command == "doctor":
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # import-time INFO noise
+        from bot.doctor import doctor
+
+        socket_mode = bool(args.socket or (settings.slack_app_token and not args.http))
+        return doctor(settings, socket_mode=socket_mode, timeout=args.timeout)
     # Imported here: checking the environment first must not wait for Slack/OpenAI imports.
     from bot.serve import apply_migrations, serve
 
@@ -52,7 +86,8 @@ def run(argv: list[str] | None = None) -> int:
         return 0
     socket_mode = bool(args.socket or (settings.slack_app_token and not args.http))
     settings.require(http=not socket_mode)
-    asyncio.run(serve(settings, socket_mode=socket_mode))
+    assistants = load_assistants(settings)
+    asyncio.run(serve(settings, assistants, socket_mode=socket_mode))
     return 0
 
 

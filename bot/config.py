@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     poll_interval: float = Field(default=0.25, gt=0, le=30)
     poll_interval_max: float = Field(default=3.0, gt=0, le=60)
     lease_seconds: float = Field(default=30.0, ge=2, le=50)
+    # Slack user ids allowed to switch or reset a channel's assistant (empty: everyone).
+    admin_user_ids: str = ""
     # A run still unfinished after this long is cancelled and the user told.
     run_timeout_seconds: float = Field(default=600.0, ge=1)
     # Longer messages are refused with a clear reply instead of failing at the model.
@@ -77,6 +79,10 @@ class Settings(BaseSettings):
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
+
+    @property
+    def admins(self) -> frozenset[str]:
+        return frozenset(part.strip() for part in self.admin_user_ids.split(",") if part.strip())
 
     def require(self, *, http: bool) -> None:
         """Fail with a message naming every required variable that is unset."""

@@ -20,9 +20,10 @@ from bot.assistants import Assistant, Assistants
 from bot.backends import Backend, Backends, RunState, RunStatus
 from bot.backends.base import Pending
 from bot.errors import BackendError
+from bot.keys import choice_keys
 from bot.polling import PollPlanner
 from bot.render import split_markdown
-from storage import queue, turns
+from storage import choices, queue, turns
 from storage.db import Database
 from storage.models import Conversation, InboundMessage, Reply, Turn, TurnStatus, utcnow
 
@@ -93,7 +94,10 @@ class TurnEngine:
 
     async def _open(self, session: AsyncSession, key: str) -> int | None:
         """In `session`: open a turn over the key's queued messages; its id, or None."""
-        assistant = self.assistants.default
+        choice = await choices.current_choice(session=session, keys=choice_keys(key))
+        assistant = self.assistants.get(choice.assistant if choice else None)
+        if assistant is None:
+            assistant = self.assistants.default
         backend = self.backends.for_assistant(assistant)
         conversation = await queue.current_conversation(
             session=session, key=key, assistant=assistant.name, backend=backend.kind

@@ -42,3 +42,32 @@ def incomplete(reason: str | None) -> str:
         "content_filter": "the content filter stopped it",
     }.get(reason or "", "the model stopped before finishing")
     return RUN_INCOMPLETE.format(reason=readable)
+
+
+COMMAND_HELP = (
+    "*`/assistant`* — which assistant answers here\n"
+    "• `/assistant list` — the assistants you can use\n"
+    "• `/assistant use NAME` — switch this conversation to NAME (switching back later resumes "
+    "where you left off)\n"
+    "• `/assistant current` — which assistant answers here, and since when\n"
+    "• `/assistant reset` — start a fresh conversation with the current assistant\n"
+    "• `/assistant help` — this text\n"
+    "In a DM this applies to your own conversation; in a channel, to the channel's."
+)
+UNKNOWN_ASSISTANT = "There is no assistant called *{name}*. You can use: {names}."
+NOW_USING = "Now using *{name}* {where}. {resume}"
+RESUMING = "Switching back later resumes the earlier conversation with it."
+ALREADY_USING = "*{name}* already answers {where}."
+CURRENT = "*{name}* answers {where}{since}."
+RESET_DONE = (
+    "Started a fresh conversation with *{name}* {where}. The old one is kept but no longer used."
+)
+RESET_NOTHING = "There is no conversation with *{name}* {where} yet, so there is nothing to reset."
+RESET_THREAD_SCOPE = (
+    "Each Slack thread here has its own conversation: start a new thread for a fresh one."
+)
+ADMINS_ONLY = "Only the workspace's bridge admins can change the assistant of a channel."
+NOT_IN_CHANNEL = (
+    "I'm not in this channel yet, so mentions here don't reach me: "
+    "invite me with `/invite` and my name (<@{bot}>)."
+)

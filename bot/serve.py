@@ -10,6 +10,7 @@ from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from bot.app import Bridge
+from bot.assistants import Assistants
 from bot.config import Settings
 from bot.errors import DatabaseUnavailable
 from bot.web import build_web_app
@@ -32,9 +33,9 @@ def apply_migrations(settings: Settings) -> None:
         ) from None
 
 
-async def serve(settings: Settings, *, socket_mode: bool) -> None:
+async def serve(settings: Settings, assistants: Assistants, *, socket_mode: bool) -> None:
     await asyncio.to_thread(apply_migrations, settings)
-    bridge = Bridge(settings)
+    bridge = Bridge(settings, assistants)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

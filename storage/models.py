@@ -78,6 +78,17 @@ class InboundMessage(SQLModel, table=True):
     turn_id: int | None = Field(default=None, index=True)
 
 
+class AssistantChoice(SQLModel, table=True):
+    """Which assistant a key uses, chosen with `/assistant use` (no row: the default)."""
+
+    __tablename__ = "assistant_choice"
+
+    key: str = Field(sa_column=Column(String(255), primary_key=True))
+    assistant: str = Field(sa_column=Column(String(100), nullable=False))
+    chosen_by: str = Field(sa_column=Column(String(32), nullable=False))
+    chosen_at: datetime = Field(default_factory=utcnow)
+
+
 class BotThread(SQLModel, table=True):
     """A Slack thread the bridge answers in: later messages there need no mention."""
 

@@ -23,6 +23,15 @@ _FINAL = {
 }
 
 
+def hosted_tool(name: str, assistant: Assistant) -> dict[str, Any]:
+    """A hosted tool in the Responses API's form."""
+    if name == "code_interpreter":
+        return {"type": "code_interpreter", "container": {"type": "auto"}}
+    if name == "file_search":
+        return {"type": "file_search", "vector_store_ids": list(assistant.vector_store_ids)}
+    return {"type": name}
+
+
 class ResponsesBackend:
     """Conversations + background Responses."""
 
@@ -47,7 +56,11 @@ class ResponsesBackend:
     ) -> str:
         params: dict[str, Any] = {}
         if assistant.tools:
-            params["tools"] = [{"type": tool} for tool in assistant.tools]
+            params["tools"] = [hosted_tool(tool, assistant) for tool in assistant.tools]
+        if assistant.temperature is not None:
+            params["temperature"] = assistant.temperature
+        if assistant.reasoning is not None:
+            params["reasoning"] = {"effort": assistant.reasoning}
         response = await call(
             lambda: self._create_client.responses.create(
                 model=assistant.model,

@@ -96,8 +96,12 @@ def test_after_slacks_disconnect_notice_the_bridge_reconnects_and_keeps_answerin
     socket_bridge: BridgeProcess, slack: FakeSlack, openai: FakeOpenAI
 ) -> None:
     assert slack.socket_disconnect("refresh_requested") == 1
-    slack.wait_for(lambda: len(slack.calls("apps.connections.open")) == 2)
-    slack.wait_for(lambda: slack.socket_connections() == 1)
+    # The new connection is up and the old one closed (until then an envelope could go to
+    # the connection the client is abandoning; Slack would redeliver it, the fake does not).
+    slack.wait_for(
+        lambda: slack.socket_connections_opened() == 2 and slack.socket_connections() == 1
+    )
+    assert len(slack.calls("apps.connections.open")) == 2
     send_dm_and_check_reply(slack, openai, "still there?")
 
 

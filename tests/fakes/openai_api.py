@@ -57,6 +57,8 @@ class FakeOpenAI(KnobsMixin):
         self._store = Store()
         self._faults = FaultBook()
         self._requests: list[Recorded] = []
+        # Extra fields of model objects by id (e.g. shutdown_date); may be edited any time.
+        self.model_extra: dict[str, JsonDict] = self._store.knobs.model_extra
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._server = ServerThread(app, name="fake-openai")

@@ -18,7 +18,7 @@ MODEL_CREATED = 1_700_000_000
 
 
 def list_models(store: Store, _: ApiRequest, __: re.Match[str]) -> Result:
-    return {"object": "list", "data": [_model(name) for name in store.knobs.models]}
+    return {"object": "list", "data": [_model(store, name) for name in store.knobs.models]}
 
 
 def retrieve_model(store: Store, _: ApiRequest, match: re.Match[str]) -> Result:
@@ -26,11 +26,12 @@ def retrieve_model(store: Store, _: ApiRequest, match: re.Match[str]) -> Result:
         raise ApiError(
             404, f"The model '{match['id']}' does not exist", param="model", code="model_not_found"
         )
-    return _model(match["id"])
+    return _model(store, match["id"])
 
 
-def _model(name: str) -> dict[str, object]:
-    return {"id": name, "object": "model", "created": MODEL_CREATED, "owned_by": "system"}
+def _model(store: Store, name: str) -> dict[str, object]:
+    base = {"id": name, "object": "model", "created": MODEL_CREATED, "owned_by": "system"}
+    return {**base, **store.knobs.model_extra.get(name, {})}
 
 
 _ID = r"(?P<id>[^/]+)"

@@ -136,6 +136,8 @@ class Knobs:
     function_calls_next: list[JsonDict] = field(default_factory=list)
     models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
     api_key: str | None = None
+    # Extra fields of a model object by model id, e.g. {"gpt-4o": {"shutdown_date": "…"}}.
+    model_extra: dict[str, JsonDict] = field(default_factory=dict)
 
 
 @dataclass

@@ -208,7 +208,12 @@ class FakeSlack:
         return self._socket.connected() > 0
 
     def socket_connections(self) -> int:
+        """How many client connections are open now."""
         return self._socket.connected()
+
+    def socket_connections_opened(self) -> int:
+        """How many connections were ever accepted (each got a hello)."""
+        return self._socket.opened()
 
     def socket_acks(self) -> list[JsonDict]:
         """Every ack clients sent ({"envelope_id": …, "payload"?: …}), in order."""

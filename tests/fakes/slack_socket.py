@@ -40,6 +40,7 @@ class SocketHub:
         self._received: list[SocketMessage] = []
         self._sent: list[tuple[str, JsonDict]] = []
         self._pings = 0
+        self._opened = 0
         self._turn = itertools.count()
 
     # apps.connections.open (called under the store's lock) -------------------------------
@@ -54,6 +55,10 @@ class SocketHub:
     def connected(self) -> int:
         with self._store.lock:
             return len(self._open)
+
+    def opened(self) -> int:
+        with self._store.lock:
+            return self._opened
 
     def received(self) -> list[SocketMessage]:
         with self._store.lock:
@@ -78,6 +83,7 @@ class SocketHub:
         await ws.prepare(request)
         with self._store.lock:
             self._open[conn_id] = ws
+            self._opened += 1
             count = len(self._open)
         try:
             await ws.send_json(messages.hello(count))

@@ -169,6 +169,7 @@ def test_a_disconnect_message_makes_the_client_reconnect(slack: FakeSlack) -> No
         await until(slack.socket_connected)
         assert await asyncio.to_thread(slack.socket_disconnect, "refresh_requested") == 1
         await until(lambda: len(slack.calls("apps.connections.open")) == 2)
+        await until(lambda: slack.socket_connections_opened() == 2)
         await until(lambda: slack.socket_connections() == 1 and len(rec.raw) >= 2)
         # slack_sdk handles "disconnect" itself (a new URL, then closes the old session);
         # its message listeners see only the two hellos.

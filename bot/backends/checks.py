@@ -1,0 +1,84 @@
+"""OpenAI-side checks of `assistant-bridge doctor`: the key, each model and each asst_ id."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import openai
+from openai import AsyncOpenAI
+
+from bot.assistants import Assistant
+from bot.doctor_checks import Finding
+
+T = TypeVar("T")
+
+
+def public_base_url(client: AsyncOpenAI) -> str:
+    """The client's base URL without any user:password part (the URL itself is not secret)."""
+    parts = urlsplit(str(client.base_url))
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _describe(exc: openai.OpenAIError, client: AsyncOpenAI) -> str:
+    """What went wrong, by status and error code only: OpenAI's messages may echo the key."""
+    if isinstance(exc, openai.AuthenticationError):
+        return f"OpenAI rejected the key ({exc.status_code})"
+    if isinstance(exc, openai.APIConnectionError):  # also APITimeoutError
+        return f"OpenAI is unreachable at {public_base_url(client)} ({type(exc).__name__})"
+    if isinstance(exc, openai.APIStatusError):
+        code = f", {exc.code}" if isinstance(exc.code, str) else ""
+        return f"OpenAI answered HTTP {exc.status_code}{code}"
+    return f"OpenAI call failed ({type(exc).__name__})"
+
+
+async def _call(
+    client: AsyncOpenAI, check: str, call: Callable[[], Awaitable[T]], *, missing: str = ""
+) -> T | Finding:
+    """The call's result, or a FAIL finding (`missing` as its detail on a 404, if given)."""
+    try:
+        return await call()
+    except openai.OpenAIError as exc:
+        if missing and isinstance(exc, openai.NotFoundError):
+            return Finding("FAIL", check, missing)
+        return Finding("FAIL", check, _describe(exc, client))
+
+
+async def check_key(client: AsyncOpenAI) -> list[Finding]:
+    """A cheap authenticated call (`models.list`)."""
+    result = await _call(client, "openai key", lambda: client.models.list())
+    if isinstance(result, Finding):
+        return [result]
+    return [Finding("ok", "openai key", f"accepted by {public_base_url(client)}")]
+
+
+async def check_assistant(client: AsyncOpenAI, assistant: Assistant) -> list[Finding]:
+    """The assistant's model exists (and is not being shut down), or its asst_ id exists."""
+    check = f"assistant {assistant.name}"
+    if assistant.kind == "assistants":
+        return [await _check_assistant_id(client, check, assistant.assistant_id)]
+    return [await _check_model(client, check, assistant.model)]
+
+
+async def _check_model(client: AsyncOpenAI, check: str, model: str) -> Finding:
+    missing = f"model {model} does not exist"
+    result = await _call(client, check, lambda: client.models.retrieve(model), missing=missing)
+    if isinstance(result, Finding):
+        return result
+    extra = result.model_extra or {}
+    shutdown = getattr(result, "shutdown_date", None) or extra.get("shutdown_date")
+    if shutdown:
+        return Finding("warn", check, f"model {model} shuts down on {shutdown}")
+    return Finding("ok", check, f"model {model}")
+
+
+async def _check_assistant_id(client: AsyncOpenAI, check: str, assistant_id: str) -> Finding:
+    missing = f"assistant {assistant_id} does not exist"
+    result = await _call(
+        client, check, lambda: client.beta.assistants.retrieve(assistant_id), missing=missing
+    )
+    if isinstance(result, Finding):
+        return result
+    return Finding("ok", check, f"{assistant_id} (model {result.model})")

@@ -1,0 +1,52 @@
+"""Per-key assistant choices (`/assistant use`) and resets (`/assistant reset`)."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import Table, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import AssistantChoice, Conversation, utcnow
+from storage.upsert import insert_ignore
+
+
+async def choose_assistant(
+    *, session: AsyncSession, key: str, assistant: str, user_id: str
+) -> None:
+    """Record that `key` now uses `assistant` (replacing an earlier choice)."""
+    table = cast(Table, cast(Any, AssistantChoice).__table__)
+    now = utcnow()
+    stmt = insert_ignore(session, table).values(
+        key=key, assistant=assistant, chosen_by=user_id, chosen_at=now
+    )
+    await session.exec(
+        stmt.on_conflict_do_update(
+            index_elements=["key"],
+            set_={"assistant": assistant, "chosen_by": user_id, "chosen_at": now},
+        )
+    )
+
+
+async def current_choice(*, session: AsyncSession, keys: list[str]) -> AssistantChoice | None:
+    """The choice for the first of `keys` that has one (a thread falls back to its channel)."""
+    found = (
+        await session.exec(select(AssistantChoice).where(col(AssistantChoice.key).in_(keys)))
+    ).all()
+    by_key = {choice.key: choice for choice in found}
+    return next((by_key[key] for key in keys if key in by_key), None)
+
+
+async def retire_conversation(*, session: AsyncSession, key: str, assistant: str) -> bool:
+    """Start afresh: the key's current conversation with `assistant` stays recorded, unused."""
+    result = await session.exec(
+        update(Conversation)
+        .where(
+            col(Conversation.key) == key,
+            col(Conversation.assistant) == assistant,
+            col(Conversation.retired_at).is_(None),
+        )
+        .values(retired_at=utcnow())
+    )
+    return bool(getattr(result, "rowcount", 0))
