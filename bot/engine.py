@@ -30,6 +30,8 @@ from storage.models import Conversation, InboundMessage, Reply, Turn, TurnStatus
 log = logging.getLogger(__name__)
 
 Schedule = Callable[[int, datetime], None]
+# A model that keeps calling tools ends its turn after this many rounds, with a notice.
+MAX_TOOL_ROUNDS = 8
 Finished = Callable[[list[Reply], list[InboundMessage]], Awaitable[None]]
 
 
@@ -50,6 +52,7 @@ class Driving:
     messages: list[InboundMessage]
     resumed: bool = False
     polls: int = 0
+    tool_rounds: int = 0
 
 
 class TurnEngine:
@@ -270,7 +273,9 @@ class TurnEngine:
             return
         try:
             state = await backend.poll_run(
-                conversation_id=conversation.openai_id or "", run_id=turn.run_id
+                conversation_id=conversation.openai_id or "",
+                run_id=turn.run_id,
+                assistant=assistant,
             )
         except BackendError as exc:
             if not exc.transient:
@@ -281,6 +286,8 @@ class TurnEngine:
             state = RunState(RunStatus.RUNNING)
         driving.polls += 1
         elapsed = (utcnow() - (turn.started_at or turn.created_at)).total_seconds()
+        if state.next_run_id is not None and not await self._continue(driving, state.next_run_id):
+            return
         if state.status is RunStatus.RUNNING:
             delay = self.planner.next_delay(assistant.name, elapsed)
             await self._wait(driving, utcnow() + timedelta(seconds=delay))
@@ -288,6 +295,26 @@ class TurnEngine:
         if state.status is RunStatus.COMPLETED:
             self.planner.record(assistant.name, elapsed)
         await self._finish(driving, state)
+
+    async def _continue(self, driving: Driving, run_id: str) -> bool:
+        """The run goes on as `run_id` (tool outputs sent); False once the rounds run out."""
+        turn = driving.turn
+        assert turn.id is not None
+        driving.tool_rounds += 1
+        if driving.tool_rounds > MAX_TOOL_ROUNDS:
+            log.warning("turn %s: more than %d tool rounds; stopping", turn.id, MAX_TOOL_ROUNDS)
+            await self._finish(
+                driving,
+                RunState(RunStatus.CANCELLED, reason="tool_rounds"),
+                notice=messages.TOO_MANY_TOOL_ROUNDS,
+            )
+            return False
+        async with self.db.session() as session:
+            await turns.switch_run(
+                session=session, turn_id=turn.id, owner=self.owner, run_id=run_id
+            )
+        turn.run_id = run_id
+        return True
 
     async def _time_out(self, driving: Driving, backend: Backend) -> None:
         turn = driving.turn
@@ -340,7 +367,9 @@ class TurnEngine:
                 session=session,
                 turn=turn,
                 owner=self.owner,
-                outcome=state.reason if state.reason == "timeout" else state.status.value,
+                outcome=state.reason
+                if state.reason in ("timeout", "tool_rounds")
+                else state.status.value,
                 parts=parts,
                 lease=self.lease,
                 polls=driving.polls,

@@ -28,6 +28,9 @@ CONTEXT_FULL = (
     "This conversation has grown longer than the model can read. "
     "Start a fresh one with `/assistant reset`, then ask again."
 )
+TOO_MANY_TOOL_ROUNDS = (
+    "The assistant kept calling tools without finishing, so I stopped it. Please try again."
+)
 RUN_REJECTED = (
     "Sorry, OpenAI refused this request, so there is no answer. "
     "An admin can find the reason in the bridge's log."

@@ -164,6 +164,11 @@ async def record_started(
     return bool(getattr(result, "rowcount", 0))
 
 
+async def switch_run(*, session: AsyncSession, turn_id: int, owner: str, run_id: str) -> None:
+    """The turn's run continues as another (a follow-up response carrying tool outputs)."""
+    await session.exec(update(Turn).where(_held_by(turn_id, owner)).values(run_id=run_id))
+
+
 async def renew_turn(
     *, session: AsyncSession, turn_id: int, owner: str, lease_until: datetime, polls: int
 ) -> bool:

@@ -6,12 +6,10 @@ offer it (OPENAI_BASE_URL).
 
 from __future__ import annotations
 
-import json
-
 from openai import AsyncOpenAI
 
 from bot.assistants import Assistant
-from bot.backends.base import Recovered, RunState, RunStatus, call
+from bot.backends.base import Recovered, RunState, RunStatus, call, unavailable
 
 _FINAL = {
     "completed": RunStatus.COMPLETED,
@@ -51,7 +49,9 @@ class AssistantsBackend:
         )
         return run.id
 
-    async def poll_run(self, *, conversation_id: str, run_id: str) -> RunState:
+    async def poll_run(
+        self, *, conversation_id: str, run_id: str, assistant: Assistant
+    ) -> RunState:
         run = await call(
             lambda: self._client.beta.threads.runs.retrieve(run_id, thread_id=conversation_id)
         )
@@ -61,12 +61,7 @@ class AssistantsBackend:
             outputs = [
                 {
                     "tool_call_id": tool_call.id,
-                    "output": json.dumps(
-                        {
-                            "error": f"function {tool_call.function.name!r} "
-                            "is not available in this bridge"
-                        }
-                    ),
+                    "output": unavailable(tool_call.function.name),
                 }
                 for tool_call in run.required_action.submit_tool_outputs.tool_calls
             ]

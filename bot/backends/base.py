@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -38,6 +39,8 @@ class RunState:
     text: str = ""
     reason: str | None = None
     watermark: str | None = None
+    # The run continues as a new one (Responses: a follow-up response with tool outputs).
+    next_run_id: str | None = None
 
 
 class Pending:
@@ -63,7 +66,9 @@ class Backend(Protocol):
         """Add the user's messages and start the assistant on them; return the run's id."""
         ...
 
-    async def poll_run(self, *, conversation_id: str, run_id: str) -> RunState:
+    async def poll_run(
+        self, *, conversation_id: str, run_id: str, assistant: Assistant
+    ) -> RunState:
         """Look at the run once (and move it along where it waits for the bridge)."""
         ...
 
@@ -107,6 +112,11 @@ def _error_code(exc: openai.APIStatusError) -> str | None:
         if isinstance(error, dict) and error.get("code"):
             return str(error["code"])
     return getattr(exc, "code", None)
+
+
+def unavailable(function: str) -> str:
+    """The output given for a function call the bridge cannot run: an error the model reads."""
+    return json.dumps({"error": f"function {function!r} is not available in this bridge"})
 
 
 async def call(make: Callable[[], Awaitable[T]]) -> T:

@@ -13,7 +13,7 @@ from openai import AsyncOpenAI, omit
 from openai.types.responses import Response
 
 from bot.assistants import Assistant
-from bot.backends.base import PENDING, Recovered, RunState, RunStatus, call
+from bot.backends.base import PENDING, Recovered, RunState, RunStatus, call, unavailable
 
 _FINAL = {
     "completed": RunStatus.COMPLETED,
@@ -39,10 +39,9 @@ class ResponsesBackend:
 
     def __init__(self, client: AsyncOpenAI) -> None:
         self._client = client
-        # A create is not idempotent (no idempotency key): never let the SDK repeat one
-        # on its own; the scheduler decides when it is safe to try again.
-        # A background create answers at once; a short timeout keeps it well inside the
-        # turn's lease (LEASE_SECONDS), so no other process takes the turn over meanwhile.
+        # A create is not idempotent (no idempotency key): never let the SDK repeat one on
+        # its own; the engine looks for the run before it tries again. A background create
+        # answers at once; a short timeout keeps it well inside the turn's lease.
         self._create_client = client.with_options(max_retries=0, timeout=20.0)
 
     async def create_conversation(self, *, key: str) -> str:
@@ -53,6 +52,13 @@ class ResponsesBackend:
 
     async def start_run(
         self, *, conversation_id: str, assistant: Assistant, texts: list[str]
+    ) -> str:
+        return await self._create(
+            conversation_id, assistant, [{"role": "user", "content": text} for text in texts]
+        )
+
+    async def _create(
+        self, conversation_id: str, assistant: Assistant, items: list[dict[str, Any]]
     ) -> str:
         params: dict[str, Any] = {}
         if assistant.tools:
@@ -65,7 +71,7 @@ class ResponsesBackend:
             lambda: self._create_client.responses.create(
                 model=assistant.model,
                 instructions=assistant.instructions or None,
-                input=[{"role": "user", "content": text} for text in texts],
+                input=items,  # type: ignore[arg-type]
                 conversation=conversation_id,
                 background=True,
                 store=True,
@@ -74,11 +80,27 @@ class ResponsesBackend:
         )
         return str(response.id)
 
-    async def poll_run(self, *, conversation_id: str, run_id: str) -> RunState:
+    async def poll_run(
+        self, *, conversation_id: str, run_id: str, assistant: Assistant
+    ) -> RunState:
         response: Response = await call(lambda: self._client.responses.retrieve(run_id))
         status = _FINAL.get(response.status or "")
         if status is None:
             return RunState(RunStatus.RUNNING)
+        calls = [item for item in response.output if item.type == "function_call"]
+        if status is RunStatus.COMPLETED and calls:
+            # No function is registered for this assistant: answer each call with an error
+            # the model can read, in a follow-up response, so the turn never hangs.
+            outputs = [
+                {
+                    "type": "function_call_output",
+                    "call_id": item.call_id,
+                    "output": unavailable(item.name),
+                }
+                for item in calls
+            ]
+            follow_up = await self._create(conversation_id, assistant, outputs)
+            return RunState(RunStatus.RUNNING, next_run_id=follow_up)
         watermark = response.output[-1].id if response.output else None
         if status is RunStatus.COMPLETED:
             return RunState(status, text=response.output_text, watermark=watermark)

@@ -204,3 +204,32 @@ def _no_more_posts(bridge: BridgeProcess, slack: FakeSlack, channel: str) -> Non
     bridge.send(event_callback(sentinel))
     posts_in(slack, sentinel["channel"])
     assert len(slack.posts(channel)) == 1
+
+
+def test_a_function_call_the_bridge_cannot_run_gets_an_error_output_and_the_turn_ends(
+    bridge: BridgeProcess, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    openai.function_calls_next = [{"name": "get_weather", "arguments": '{"city": "Oslo"}'}]
+    event = dm_event("U1", "weather?")
+    bridge.send(event_callback(event))
+    [post] = posts_in(slack, event["channel"])
+    assert reply_text(post).startswith("echo: ")
+    first, follow_up = openai.responses_created()
+    assert first["conversation"] == follow_up["conversation"]
+    [output] = follow_up["input"]
+    assert output["type"] == "function_call_output"
+    assert "not available" in output["output"]
+
+
+def test_an_assistants_run_waiting_for_a_missing_function_gets_an_error_output(
+    start_bridge: StartBridge, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    openai.add_assistant("asst_tools", model="gpt-4o")
+    bridge = start_bridge(OPENAI_ASSISTANT_ID="asst_tools")
+    openai.function_calls_next = [{"name": "lookup_order", "arguments": "{}"}]
+    event = dm_event("U1", "where is my order?")
+    bridge.send(event_callback(event))
+    [post] = posts_in(slack, event["channel"])
+    assert reply_text(post).startswith("echo: ")
+    [submitted] = openai.calls("POST", r"/runs/[^/]+/submit_tool_outputs$")
+    assert "not available" in submitted.json["tool_outputs"][0]["output"]
