@@ -27,6 +27,8 @@ REQUIRED_SCOPES = (
     "app_mentions:read",
     "assistant:write",
     "channels:history",
+    "channels:read",
+    "groups:read",
     "groups:history",
     "im:history",
     "im:read",

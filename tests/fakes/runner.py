@@ -76,6 +76,12 @@ class ServerThread:
         try:
             loop.run_forever()
         finally:
+            # Handlers still holding an answer (the hold_answer_next faults) end here,
+            # cancelled, instead of being destroyed pending when the loop closes.
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 

@@ -1,0 +1,149 @@
+"""The assistants file as a user meets it: `assistants list`, and `serve` refusing a bad file."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import base_env
+
+TWO_ASSISTANTS = """\
+default = "tutor"
+
+[assistants.tutor]
+model = "gpt-5-mini"
+description = "Math tutor"
+
+[assistants.legacy]
+id = "asst_legacy1"
+description = "Legacy helper"
+"""
+
+
+def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    return base_env(
+        slack_url="http://127.0.0.1:9/api/",
+        openai_url="http://127.0.0.1:9/v1",
+        database_url=f"sqlite:///{tmp_path / 'bridge.db'}",
+    )
+
+
+def place(text: str, where: str, tmp_path: Path, env: dict[str, str]) -> tuple[Path, Path]:
+    """Write the file as `assistants.toml` in the working directory, or elsewhere named by
+    ASSISTANTS_FILE; returns (file, working directory)."""
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    if where == "cwd":
+        path = workdir / "assistants.toml"
+    else:
+        (tmp_path / "conf").mkdir()
+        path = tmp_path / "conf" / "assistants.toml"
+        env["ASSISTANTS_FILE"] = str(path)
+    path.write_text(text)
+    return path, workdir
+
+
+@pytest.mark.parametrize("where", ["cwd", "ASSISTANTS_FILE"])
+def test_assistants_list_shows_each_assistant_and_marks_the_default(
+    where: str, tmp_path: Path
+) -> None:
+    env = cli_env(tmp_path)
+    path, workdir = place(TWO_ASSISTANTS, where, tmp_path, env)
+    result = run_cli("assistants", "list", env=env, cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split() for line in lines[:2]] == [
+        ["legacy", "asst_legacy1", "Legacy", "helper"],
+        ["*", "tutor", "gpt-5-mini", "Math", "tutor", "(default)"],
+    ]
+    assert lines[0].startswith("  legacy") and lines[1].startswith("* tutor")
+    assert lines[2] == f"source: {path}"
+
+
+def test_assistants_list_without_a_file_shows_the_environments_assistant(
+    tmp_path: Path,
+) -> None:
+    env = {**cli_env(tmp_path), "OPENAI_MODEL": "gpt-4.1"}
+    result = run_cli("assistants", "list", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "* default  gpt-4.1  gpt-4.1 assistant (default)",
+        "source: environment",
+    ]
+
+
+GOOD_HEAD = 'default = "tutor"\n\n[assistants.tutor]\n'
+INVALID = {
+    "unknown key": (
+        GOOD_HEAD + 'model = "gpt-5-mini"\nmodle = "gpt-5"\n',
+        ":5: assistants.tutor.modle: unknown key 'modle'",
+    ),
+    "neither model nor id": (
+        GOOD_HEAD + 'description = "no model"\n',
+        ":3: assistants.tutor: give either `model` (Responses API) or `id` (asst_…), not both",
+    ),
+    "both model and id": (
+        GOOD_HEAD + 'model = "gpt-5-mini"\nid = "asst_abc"\n',
+        ":3: assistants.tutor: give either `model` (Responses API) or `id` (asst_…), not both",
+    ),
+    "default naming nothing": (
+        'default = "nobody"\n\n[assistants.tutor]\nmodel = "gpt-5-mini"\n',
+        ":1: file: default = 'nobody' names no assistant (there are: tutor)",
+    ),
+    "bad TOML line": (
+        GOOD_HEAD + "model = gpt-5-mini\n",
+        ": not valid TOML: Invalid value (at line 4, column 9)",
+    ),
+    "bad tool name": (
+        GOOD_HEAD + 'model = "gpt-5-mini"\ntools = ["web_search", "web_browse"]\n',
+        ":5: assistants.tutor.tools.1: Input should be 'code_interpreter', 'file_search' or",
+    ),
+}
+
+
+@pytest.mark.parametrize("where", ["cwd", "ASSISTANTS_FILE"])
+@pytest.mark.parametrize("case", list(INVALID))
+def test_serve_refuses_an_invalid_file_naming_file_line_and_reason(
+    case: str, where: str, tmp_path: Path
+) -> None:
+    text, expected = INVALID[case]
+    env = cli_env(tmp_path)
+    path, workdir = place(text, where, tmp_path, env)
+    result = run_cli("serve", env=env, cwd=workdir)
+    assert result.returncode == 2, result.stderr
+    assert f"assistant-bridge: error: {path}{expected}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "bridge.db").exists(), "nothing started before the check"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bot/assistants.py: an error with no location (the `default` check) points at line 1",
+)
+def test_a_default_naming_nothing_points_at_its_own_line(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    text = '# our assistants\ndefault = "nobody"\n\n[assistants.tutor]\nmodel = "gpt-5-mini"\n'
+    path, workdir = place(text, "cwd", tmp_path, env)
+    result = run_cli("serve", env=env, cwd=workdir)
+    assert f"{path}:2: " in result.stderr
+
+
+def test_a_missing_assistants_file_is_named(tmp_path: Path) -> None:
+    env = {**cli_env(tmp_path), "ASSISTANTS_FILE": str(tmp_path / "nope.toml")}
+    result = run_cli("assistants", "list", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"ASSISTANTS_FILE {tmp_path / 'nope.toml'}: no such file" in result.stderr
