@@ -5,11 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Sequence
 
-from openai import AsyncOpenAI
-
 from bot.assistants import Assistant, load_assistants
-from bot.backends import build_client
-from bot.backends.checks import check_assistant, check_key
+from bot.backends.checks import OpenAIChecks
 from bot.config import Settings
 from bot.doctor_checks import (
     Finding,
@@ -69,27 +66,26 @@ async def run_checks(
         asyncio.to_thread(check_database, settings.database_url, timeout=seconds),
         seconds,
     )
-    client = build_client(settings).with_options(max_retries=1) if settings.openai_api_key else None
+    remote = OpenAIChecks(settings) if settings.openai_api_key else None
     try:
-        groups = await asyncio.gather(slack, *_openai_checks(client, listed, seconds), database)
+        groups = await asyncio.gather(slack, *_openai_checks(remote, listed, seconds), database)
     finally:
-        if client is not None:
-            await client.close()
+        if remote is not None:
+            await remote.close()
     return findings + [finding for group in groups for finding in group]
 
 
 def _openai_checks(
-    client: AsyncOpenAI | None, assistants: list[Assistant], seconds: float
+    remote: OpenAIChecks | None, assistants: list[Assistant], seconds: float
 ) -> Sequence[Awaitable[list[Finding]]]:
-    if client is None:
+    if remote is None:
         unchecked = [Finding("FAIL", "openai key", "OPENAI_API_KEY is not set")] + [
             Finding("warn", f"assistant {one.name}", "not checked: no OpenAI key")
             for one in assistants
         ]
         return [_found(unchecked)]
-    return [_guarded("openai key", check_key(client), seconds)] + [
-        _guarded(f"assistant {one.name}", check_assistant(client, one), seconds)
-        for one in assistants
+    return [_guarded("openai key", remote.key(), seconds)] + [
+        _guarded(f"assistant {one.name}", remote.assistant(one), seconds) for one in assistants
     ]
 
 

@@ -128,6 +128,11 @@ class TurnEngine:
         self._driving.pop(turn.id, None)
         self._open_keys.discard(turn.key)
 
+    def _lost(self, turn: Turn) -> None:
+        """This process's lease ran out and another process took the turn: let it go."""
+        log.warning("turn %s was taken over by another process", turn.id)
+        self._release(turn)
+
     async def advance(self, turn_id: int) -> None:
         """Do the turn's next step, if this process holds it (or can claim it) and is idle on it."""
         if turn_id in self._in_flight:
@@ -203,8 +208,7 @@ class TurnEngine:
                 lease=self.lease,
             )
         if not held:
-            log.warning("turn %s was taken over by another process", turn.id)
-            self._release(turn)
+            self._lost(turn)
             return
         turn.status, turn.run_id, turn.started_at = TurnStatus.RUNNING, run_id, utcnow()
         turn.lease_until = first_poll + self.lease
@@ -348,8 +352,7 @@ class TurnEngine:
                     polls=driving.polls,
                 )
             if not held:
-                log.warning("turn %s was taken over by another process", turn.id)
-                self._release(turn)
+                self._lost(turn)
                 return
             turn.lease_until = lease_until
         self.schedule(turn.id, next_at)

@@ -107,34 +107,27 @@ def register(
         if event.get("channel_type") == "im":
             await store(route_direct(body, event, bot_user_id), body.get("event_id"))
             return
-        text = str(event.get("text") or "")
-        if mentions(text, bot_user_id):
-            # The same message also arrives as `app_mention`; both map to one stored row.
-            incoming = route_channel(
-                body,
-                event,
-                bot_user_id=bot_user_id,
-                scope=settings.channel_scope,
-                is_mention=True,
-            )
-            await store(incoming, body.get("event_id"))
+        # A mention also arrives as `app_mention`; both map to one stored row.
+        is_mention = mentions(str(event.get("text") or ""), bot_user_id)
+        if not is_mention and not await in_bot_thread(event):
             return
+        incoming = route_channel(
+            body,
+            event,
+            bot_user_id=bot_user_id,
+            scope=settings.channel_scope,
+            is_mention=is_mention,
+        )
+        await store(incoming, body.get("event_id"))
+
+    async def in_bot_thread(event: dict[str, Any]) -> bool:
         thread_ts = event.get("thread_ts")
         if not thread_ts:
-            return
+            return False
         async with db.ingest() as session:
-            followed = await queue.is_bot_thread(
+            return await queue.is_bot_thread(
                 session=session, channel_id=str(event["channel"]), thread_ts=str(thread_ts)
             )
-        if followed:
-            incoming = route_channel(
-                body,
-                event,
-                bot_user_id=bot_user_id,
-                scope=settings.channel_scope,
-                is_mention=False,
-            )
-            await store(incoming, body.get("event_id"))
 
     @app.event(re.compile(".*"))
     async def on_other_event() -> None:

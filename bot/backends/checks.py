@@ -10,6 +10,8 @@ import openai
 from openai import AsyncOpenAI
 
 from bot.assistants import Assistant
+from bot.backends import build_client
+from bot.config import Settings
 from bot.doctor_checks import Finding
 
 T = TypeVar("T")
@@ -46,20 +48,29 @@ async def _call(
         return Finding("FAIL", check, _describe(exc, client))
 
 
-async def check_key(client: AsyncOpenAI) -> list[Finding]:
-    """A cheap authenticated call (`models.list`)."""
-    result = await _call(client, "openai key", lambda: client.models.list())
-    if isinstance(result, Finding):
-        return [result]
-    return [Finding("ok", "openai key", f"accepted by {public_base_url(client)}")]
+class OpenAIChecks:
+    """The OpenAI client of one doctor run (the bridge's own, one retry), and its checks."""
 
+    def __init__(self, settings: Settings) -> None:
+        self.client = build_client(settings).with_options(max_retries=1)
 
-async def check_assistant(client: AsyncOpenAI, assistant: Assistant) -> list[Finding]:
-    """The assistant's model exists (and is not being shut down), or its asst_ id exists."""
-    check = f"assistant {assistant.name}"
-    if assistant.kind == "assistants":
-        return [await _check_assistant_id(client, check, assistant.assistant_id)]
-    return [await _check_model(client, check, assistant.model)]
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def key(self) -> list[Finding]:
+        """A cheap authenticated call (`models.list`)."""
+        client = self.client
+        result = await _call(client, "openai key", lambda: client.models.list())
+        if isinstance(result, Finding):
+            return [result]
+        return [Finding("ok", "openai key", f"accepted by {public_base_url(client)}")]
+
+    async def assistant(self, assistant: Assistant) -> list[Finding]:
+        """The assistant's model exists (and is not being shut down), or its asst_ id exists."""
+        check = f"assistant {assistant.name}"
+        if assistant.kind == "assistants":
+            return [await _check_assistant_id(self.client, check, assistant.assistant_id)]
+        return [await _check_model(self.client, check, assistant.model)]
 
 
 async def _check_model(client: AsyncOpenAI, check: str, model: str) -> Finding:
