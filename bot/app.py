@@ -193,7 +193,8 @@ class Bridge:
     async def stop(self, *, grace: float = 15.0) -> None:
         """Stop taking work, let running steps finish (up to `grace` s), hand over the rest."""
         self._stopping = True
-        self.scheduler.shutdown(wait=False)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         if self._tasks:
             _, pending = await asyncio.wait(list(self._tasks), timeout=grace)
             for task in pending:

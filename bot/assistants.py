@@ -156,7 +156,7 @@ def _line_of(text: str, loc: list[str]) -> int:
     """The line a location points at: its key inside its table, else the table, else 1."""
     lines = text.splitlines()
     table = f"[assistants.{loc[1]}]" if len(loc) >= 2 and loc[0] == "assistants" else None
-    key = loc[2] if table and len(loc) >= 3 else (loc[0] if loc and not table else None)
+    key = loc[2] if table and len(loc) >= 3 else (loc[0] if loc and not table else "default")
     start, found = 0, 1
     if table:
         for number, line in enumerate(lines):

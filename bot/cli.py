@@ -59,7 +59,13 @@ def configure_logging(settings: Settings) -> None:
         stream=sys.stderr,
     )
     # httpx/aiohttp request lines at INFO carry URLs only, but they are noise at this level.
-    for noisy in ("httpx", "httpx2", "apscheduler", "slack_bolt.AsyncApp"):
+    for noisy in (
+        "httpx",
+        "httpx2",
+        "apscheduler",
+        "slack_bolt.AsyncApp",
+        "alembic.runtime.plugins",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.root.level))
 
 

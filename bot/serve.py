@@ -9,10 +9,11 @@ import signal
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
+from bot import slack
 from bot.app import Bridge
 from bot.assistants import Assistants
 from bot.config import Settings
-from bot.errors import DatabaseUnavailable
+from bot.errors import ConfigError, DatabaseUnavailable
 from bot.web import build_web_app
 from storage.db import safe_url
 from storage.migrate import SQLAlchemyError, migrate
@@ -51,6 +52,13 @@ async def serve(settings: Settings, assistants: Assistants, *, socket_mode: bool
             await bridge.stop(grace=0)
             raise
         log.warning("health endpoint not served: port %s: %s", settings.port, exc.strerror)
+    if socket_mode:
+        try:
+            await slack.check_app_token(bridge.slack_client, settings.slack_app_token)
+        except ConfigError:
+            await runner.cleanup()
+            await bridge.stop(grace=0)
+            raise
     await bridge.start()
     socket_handler = None
     connecting: asyncio.Task[None] | None = None

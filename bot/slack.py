@@ -17,6 +17,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
+from bot.errors import ConfigError
 from bot.render import fallback_text, markdown_blocks
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,35 @@ def build_client(settings: Settings, session: aiohttp.ClientSession) -> AsyncWeb
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),
         ],
     )
+
+
+# What apps.connections.open says when the app-level token itself is wrong.
+_REFUSED_TOKEN = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "not_allowed_token_type",
+        "token_revoked",
+        "token_expired",
+        "account_inactive",
+    }
+)
+
+
+async def check_app_token(client: AsyncWebClient, app_token: str) -> None:
+    """Fail at start if Slack refuses SLACK_APP_TOKEN: slack_sdk would retry it forever.
+
+    Other failures (Slack unreachable, 5xx) are left to the SDK's own retries.
+    """
+    try:
+        await client.apps_connections_open(app_token=app_token)
+    except SlackApiError as exc:
+        code = error_code(exc)
+        if code in _REFUSED_TOKEN:
+            raise ConfigError(f"SLACK_APP_TOKEN was refused by Slack ({code})") from None
+        log.warning("apps.connections.open failed (%s); Socket Mode will keep trying", code)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("Slack unreachable (%s); Socket Mode will keep trying", type(exc).__name__)
 
 
 def error_code(exc: SlackApiError) -> str:

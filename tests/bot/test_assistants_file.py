@@ -130,10 +130,6 @@ def test_serve_refuses_an_invalid_file_naming_file_line_and_reason(
     assert not (tmp_path / "bridge.db").exists(), "nothing started before the check"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/assistants.py: an error with no location (the `default` check) points at line 1",
-)
 def test_a_default_naming_nothing_points_at_its_own_line(tmp_path: Path) -> None:
     env = cli_env(tmp_path)
     text = '# our assistants\ndefault = "nobody"\n\n[assistants.tutor]\nmodel = "gpt-5-mini"\n'

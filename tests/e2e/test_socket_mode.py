@@ -1,5 +1,5 @@
 """Socket Mode: `serve --socket` connects to the fake Slack's websocket, acks envelopes and
-answers as in HTTP mode; a refused app token is logged and retried, never a crash."""
+answers as in HTTP mode; a refused app token stops `serve` at once with a clear error."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def test_a_dm_over_the_socket_is_acked_and_answered_in_the_dm(
 ) -> None:
     send_dm_and_check_reply(slack, openai, "hello over the socket")
 
-    [opened] = slack.calls("apps.connections.open")
+    opened = slack.calls("apps.connections.open")[-1]  # after serve's check of the token
     assert opened.headers["authorization"] == f"Bearer {APP_TOKEN}"
     assert slack.socket_connections() == 1
     # /healthz is served on $PORT in Socket Mode too; /slack/events is not.
@@ -101,7 +101,7 @@ def test_after_slacks_disconnect_notice_the_bridge_reconnects_and_keeps_answerin
     slack.wait_for(
         lambda: slack.socket_connections_opened() == 2 and slack.socket_connections() == 1
     )
-    assert len(slack.calls("apps.connections.open")) == 2
+    assert len(slack.calls("apps.connections.open")) == 3  # serve's token check, 2 connects
     send_dm_and_check_reply(slack, openai, "still there?")
 
 
@@ -114,23 +114,17 @@ def test_socket_mode_needs_no_signing_secret(
         send_dm_and_check_reply(slack, openai, "no secret needed")
 
 
-def test_a_refused_app_token_is_logged_and_retried_without_crashing(
+def test_a_refused_app_token_stops_serve_at_once_with_a_clear_error(
     tmp_path: Path, slack: FakeSlack, openai: FakeOpenAI, database_url: str
 ) -> None:
     slack.app_token = "xapp-another-app"
     with own_bridge(tmp_path, slack, openai, database_url) as bridge:
-        bridge.start()
-        # slack_sdk's connect() logs the refusal and retries every ping_interval, forever.
-        wait_for(
-            lambda: len(slack.calls("apps.connections.open")) >= 2,
-            timeout=RETRY_GAP + 10,
-            what="a second apps.connections.open",
-        )
-        assert bridge.proc is not None and bridge.proc.poll() is None
+        bridge.start(wait=False)
+        assert bridge.proc is not None
+        assert bridge.proc.wait(timeout=30) == 2
         log = bridge.log()
-        assert "Failed to retrieve WSS URL" in log and "'error': 'invalid_auth'" in log
-        assert "Retrying..." in log
-        assert "connected to Slack in Socket Mode" not in log
+        assert "SLACK_APP_TOKEN was refused by Slack (invalid_auth)" in log
+        assert "Traceback" not in log
         assert not slack.socket_connected()
         assert slack.posts() == [] and openai.responses_created() == []
 
@@ -138,7 +132,7 @@ def test_a_refused_app_token_is_logged_and_retried_without_crashing(
 def test_sigterm_stops_a_bridge_that_cannot_connect(
     tmp_path: Path, slack: FakeSlack, openai: FakeOpenAI, database_url: str
 ) -> None:
-    slack.app_token = "xapp-another-app"
+    slack.fail_next("apps.connections.open", status=503, times=100)
     with own_bridge(tmp_path, slack, openai, database_url) as bridge:
         bridge.start()
         wait_for(lambda: "Retrying..." in bridge.log(), what="a failed connect")

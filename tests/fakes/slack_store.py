@@ -15,8 +15,9 @@ BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
 APP_ID = "A0TEST"
 DEFAULT_SCOPES = (
-    "app_mentions:read,channels:history,chat:write,commands,groups:history,im:history,"
-    "im:read,im:write,reactions:write,users:read,files:read,files:write"
+    "app_mentions:read,assistant:write,channels:history,channels:read,chat:write,commands,"
+    "groups:history,groups:read,im:history,im:read,im:write,reactions:write,users:read,"
+    "files:read,files:write"
 )
 
 
