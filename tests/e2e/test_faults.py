@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -194,4 +195,46 @@ def test_a_crash_before_the_run_is_created_still_answers_once(
     start_bridge()
     [post] = posts_in(slack, event["channel"])
     assert reply_text(post) == "echo: stored, then the crash (turn 1)"
+    assert len(openai.responses_created()) == 1
+
+
+@pytest.mark.parametrize(
+    ("final", "expected"),
+    [
+        ("incomplete", "stopped early (it reached the maximum answer length)"),
+        ("cancelled", "was cancelled before it answered"),
+        ("failed", "ran into an error"),
+    ],
+)
+def test_each_bad_ending_of_a_response_gets_its_own_message(
+    bridge: BridgeProcess, slack: FakeSlack, openai: FakeOpenAI, final: str, expected: str
+) -> None:
+    openai.final_status = final
+    event = dm_event("U1", f"end {final}")
+    bridge.send(event_callback(event))
+    texts = [reply_text(p) for p in posts_in(slack, event["channel"])]
+    assert expected in texts[-1]
+
+
+def test_an_expired_assistants_run_gets_its_own_message(
+    start_bridge: StartBridge, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    openai.add_assistant("asst_slow", model="gpt-4o")
+    bridge = start_bridge(OPENAI_ASSISTANT_ID="asst_slow")
+    openai.final_status = "expired"
+    event = dm_event("U1", "too slow")
+    bridge.send(event_callback(event))
+    [post] = posts_in(slack, event["channel"])
+    assert "took too long and its run expired" in reply_text(post)
+
+
+def test_openai_server_errors_while_polling_are_retried(
+    bridge: BridgeProcess, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    openai.fail_next("GET", r"^/v1/responses/", 503, times=4)
+    openai.drop_next("GET", r"^/v1/responses/", times=1)
+    event = dm_event("U1", "flaky polls")
+    bridge.send(event_callback(event))
+    [post] = posts_in(slack, event["channel"])
+    assert reply_text(post) == "echo: flaky polls (turn 1)"
     assert len(openai.responses_created()) == 1

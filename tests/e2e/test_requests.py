@@ -158,3 +158,18 @@ def test_attached_files_are_named_as_not_read_and_the_text_is_still_answered(
     slack.wait_for(lambda: slack.ephemerals(only_file["channel"]))
     _settle(bridge, slack)
     assert slack.posts(only_file["channel"]) == []
+
+
+def test_events_missing_fields_are_acked_and_ignored(
+    bridge: BridgeProcess, slack: FakeSlack, db: Engine
+) -> None:
+    for event in (
+        {"type": "message", "channel_type": "im", "text": "no user or channel"},
+        {"type": "message", "channel_type": "im", "user": "U1", "text": "no channel", "ts": "1.0"},
+        {"type": "app_mention", "user": "U1", "text": "<@UBOT> no channel", "ts": "1.1"},
+        {"type": "message", "user": "U1", "channel": "C1", "text": "no ts"},
+    ):
+        status, _ = bridge.send(event_callback(event))
+        assert status == 200
+    _settle(bridge, slack)
+    assert _stored_messages(db) == 1
