@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from storage.db import normalize_url, safe_url
+from tests.scratch_schema import scratch_schema
 
 
 @contextmanager
@@ -22,16 +21,5 @@ def run_database(url: str | None, workdir: Path) -> Iterator[tuple[str, str]]:
     if make_url(normalize_url(url)).get_backend_name() != "postgresql":
         yield url, safe_url(url)
         return
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalize_url(url, sync=True))
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        scoped = make_url(normalize_url(url, sync=True)).update_query_dict(
-            {"options": f"-csearch_path={schema}"}
-        )
-        yield scoped.render_as_string(hide_password=False), f"{safe_url(url)} schema {schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_schema(url, prefix="bench") as (scoped, schema):
+        yield scoped, f"{safe_url(url)} schema {schema}"

@@ -2,44 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import base_env
-
-TWO_ASSISTANTS = """\
-default = "tutor"
-
-[assistants.tutor]
-model = "gpt-5-mini"
-description = "Math tutor"
-
-[assistants.legacy]
-id = "asst_legacy1"
-description = "Legacy helper"
-"""
+from tests.bot.cli_helpers import TWO_ASSISTANTS, cli_env, run_cli
 
 
-def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def cli_env(tmp_path: Path) -> dict[str, str]:
-    return base_env(
-        slack_url="http://127.0.0.1:9/api/",
-        openai_url="http://127.0.0.1:9/v1",
-        database_url=f"sqlite:///{tmp_path / 'bridge.db'}",
-    )
+def cli_env_in(tmp_path: Path) -> dict[str, str]:
+    return cli_env(f"sqlite:///{tmp_path / 'bridge.db'}")
 
 
 def place(text: str, where: str, tmp_path: Path, env: dict[str, str]) -> tuple[Path, Path]:
@@ -61,7 +32,7 @@ def place(text: str, where: str, tmp_path: Path, env: dict[str, str]) -> tuple[P
 def test_assistants_list_shows_each_assistant_and_marks_the_default(
     where: str, tmp_path: Path
 ) -> None:
-    env = cli_env(tmp_path)
+    env = cli_env_in(tmp_path)
     path, workdir = place(TWO_ASSISTANTS, where, tmp_path, env)
     result = run_cli("assistants", "list", env=env, cwd=workdir)
     assert result.returncode == 0, result.stderr
@@ -77,7 +48,7 @@ def test_assistants_list_shows_each_assistant_and_marks_the_default(
 def test_assistants_list_without_a_file_shows_the_environments_assistant(
     tmp_path: Path,
 ) -> None:
-    env = {**cli_env(tmp_path), "OPENAI_MODEL": "gpt-4.1"}
+    env = {**cli_env_in(tmp_path), "OPENAI_MODEL": "gpt-4.1"}
     result = run_cli("assistants", "list", env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
@@ -121,7 +92,7 @@ def test_serve_refuses_an_invalid_file_naming_file_line_and_reason(
     case: str, where: str, tmp_path: Path
 ) -> None:
     text, expected = INVALID[case]
-    env = cli_env(tmp_path)
+    env = cli_env_in(tmp_path)
     path, workdir = place(text, where, tmp_path, env)
     result = run_cli("serve", env=env, cwd=workdir)
     assert result.returncode == 2, result.stderr
@@ -131,7 +102,7 @@ def test_serve_refuses_an_invalid_file_naming_file_line_and_reason(
 
 
 def test_a_default_naming_nothing_points_at_its_own_line(tmp_path: Path) -> None:
-    env = cli_env(tmp_path)
+    env = cli_env_in(tmp_path)
     text = '# our assistants\ndefault = "nobody"\n\n[assistants.tutor]\nmodel = "gpt-5-mini"\n'
     path, workdir = place(text, "cwd", tmp_path, env)
     result = run_cli("serve", env=env, cwd=workdir)
@@ -139,7 +110,7 @@ def test_a_default_naming_nothing_points_at_its_own_line(tmp_path: Path) -> None
 
 
 def test_a_missing_assistants_file_is_named(tmp_path: Path) -> None:
-    env = {**cli_env(tmp_path), "ASSISTANTS_FILE": str(tmp_path / "nope.toml")}
+    env = {**cli_env_in(tmp_path), "ASSISTANTS_FILE": str(tmp_path / "nope.toml")}
     result = run_cli("assistants", "list", env=env, cwd=tmp_path)
     assert result.returncode == 2
     assert f"ASSISTANTS_FILE {tmp_path / 'nope.toml'}: no such file" in result.stderr

@@ -2,41 +2,21 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 
-from tests.e2e.harness import BOT_TOKEN, OPENAI_KEY, base_env, free_port
+from tests.bot.cli_helpers import cli_env, run_cli
+from tests.e2e.harness import BOT_TOKEN, OPENAI_KEY, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def good_env(database_url: str) -> dict[str, str]:
-    return base_env(
-        slack_url="http://127.0.0.1:9/api/",
-        openai_url="http://127.0.0.1:9/v1",
-        database_url=database_url,
-    )
-
-
 @pytest.mark.parametrize("missing", ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "OPENAI_API_KEY"])
 def test_serve_names_a_missing_required_variable(missing: str, tmp_path: Path) -> None:
-    env = good_env(f"sqlite:///{tmp_path / 'x.db'}")
+    env = cli_env(f"sqlite:///{tmp_path / 'x.db'}")
     del env[missing]
     result = run_cli("serve", env=env, cwd=tmp_path)
     assert result.returncode == 2
@@ -46,7 +26,7 @@ def test_serve_names_a_missing_required_variable(missing: str, tmp_path: Path) -
 
 
 def test_socket_mode_needs_the_app_token_not_the_signing_secret(tmp_path: Path) -> None:
-    env = good_env(f"sqlite:///{tmp_path / 'x.db'}")
+    env = cli_env(f"sqlite:///{tmp_path / 'x.db'}")
     del env["SLACK_SIGNING_SECRET"]
     result = run_cli("serve", "--socket", env=env, cwd=tmp_path)
     assert result.returncode == 2
@@ -65,7 +45,7 @@ def test_socket_mode_needs_the_app_token_not_the_signing_secret(tmp_path: Path) 
 def test_serve_rejects_a_malformed_variable_without_echoing_it(
     name: str, value: str, expected: str, tmp_path: Path
 ) -> None:
-    env = {**good_env(f"sqlite:///{tmp_path / 'x.db'}"), name: value}
+    env = {**cli_env(f"sqlite:///{tmp_path / 'x.db'}"), name: value}
     result = run_cli("serve", env=env, cwd=tmp_path)
     assert result.returncode == 2
     assert expected in result.stderr
@@ -73,7 +53,7 @@ def test_serve_rejects_a_malformed_variable_without_echoing_it(
 
 
 def test_dotenv_in_the_working_directory_is_read(tmp_path: Path) -> None:
-    env = good_env(f"sqlite:///{tmp_path / 'x.db'}")
+    env = cli_env(f"sqlite:///{tmp_path / 'x.db'}")
     for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "OPENAI_API_KEY"):
         del env[name]
     (tmp_path / ".env").write_text(
@@ -86,7 +66,7 @@ def test_dotenv_in_the_working_directory_is_read(tmp_path: Path) -> None:
 
 def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     port = free_port()
-    env = good_env(f"postgres://nobody@127.0.0.1:{port}/nowhere")
+    env = cli_env(f"postgres://nobody@127.0.0.1:{port}/nowhere")
     result = run_cli("serve", env=env, cwd=tmp_path)
     assert result.returncode == 2
     assert f"cannot use the database at postgresql+psycopg://nobody@127.0.0.1:{port}" in (
@@ -98,7 +78,7 @@ def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
 def test_migrate_creates_the_schema_and_is_idempotent(
     database_url: str, db: Engine, tmp_path: Path
 ) -> None:
-    env = good_env(database_url)
+    env = cli_env(database_url)
     for _ in range(2):
         result = run_cli("migrate", env=env, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
@@ -107,7 +87,7 @@ def test_migrate_creates_the_schema_and_is_idempotent(
 
 
 def test_the_console_script_and_python_m_bot_are_the_same_program(tmp_path: Path) -> None:
-    result = run_cli("--help", env=good_env("sqlite://"), cwd=tmp_path)
+    result = run_cli("--help", env=cli_env("sqlite://"), cwd=tmp_path)
     assert result.returncode == 0
     assert "serve" in result.stdout and "migrate" in result.stdout
     assert (ROOT / "pyproject.toml").read_text().count('assistant-bridge = "bot.cli:main"') == 1

@@ -16,22 +16,12 @@ from bot.config import Settings
 from bot.doctor import REQUIRED_SCOPES
 from bot.doctor_checks import required_variables
 from bot.errors import ConfigError
+from tests.bot.cli_helpers import TWO_ASSISTANTS
 from tests.e2e.harness import BOT_TOKEN, OPENAI_KEY, SIGNING_SECRET, base_env, free_port
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[2]
-TWO_ASSISTANTS = """\
-default = "tutor"
-
-[assistants.tutor]
-model = "gpt-5-mini"
-description = "Math tutor"
-
-[assistants.legacy]
-id = "asst_legacy1"
-description = "Legacy helper"
-"""
 
 
 @dataclass
