@@ -8,7 +8,7 @@ from datetime import timedelta
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
-from bot.engine import backoff
+from bot.outcomes import backoff
 from bot.slack import PERMANENT_ERRORS, SlackPoster, error_code
 from storage import replies, turns
 from storage.db import Database

@@ -1,0 +1,188 @@
+"""The state of the turn engine and the steps every stage shares (lease, wait, finish)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.assistants import Assistant, Assistants
+from bot.backends import Backends, RunState
+from bot.keys import choice_keys
+from bot.outcomes import reply_parts
+from bot.polling import PollPlanner
+from storage import choices, queue, turns
+from storage.db import Database
+from storage.models import Conversation, InboundMessage, Reply, Turn, TurnStatus, utcnow
+
+log = logging.getLogger("bot.engine")
+
+Schedule = Callable[[int, datetime], None]
+Finished = Callable[[list[Reply], list[InboundMessage]], Awaitable[None]]
+# A model that keeps calling tools ends its turn after this many rounds, with a notice.
+MAX_TOOL_ROUNDS = 8
+
+
+@dataclass
+class Driving:
+    """A turn this process holds, with what its next steps need.
+
+    `resumed`: taken over rather than opened here, so a create may already have been sent.
+    """
+
+    turn: Turn
+    conversation: Conversation
+    messages: list[InboundMessage]
+    resumed: bool = False
+    polls: int = 0
+    tool_rounds: int = 0
+
+
+class EngineCore:
+    """What every stage of a turn uses: the state, the lease, the wait, the finish."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        backends: Backends,
+        assistants: Assistants,
+        owner: str,
+        lease: timedelta,
+        planner: PollPlanner,
+        on_finished: Finished,
+        run_timeout: timedelta = timedelta(minutes=10),
+    ) -> None:
+        self.db = db
+        self.run_timeout = run_timeout
+        self.backends = backends
+        self.assistants = assistants
+        self.owner = owner
+        self.lease = lease
+        self.planner = planner
+        self.on_finished = on_finished
+        self.schedule: Schedule = lambda turn_id, when: None
+        self._driving: dict[int, Driving] = {}
+        self._open_keys: set[str] = set()
+        self._in_flight: set[int] = set()
+
+    def assistant_for(self, conversation: Conversation) -> Assistant:
+        return self.assistants.get(conversation.assistant) or self.assistants.default
+
+    async def _open(self, session: AsyncSession, key: str) -> int | None:
+        """In `session`: open a turn over the key's queued messages; its id, or None."""
+        choice = await choices.current_choice(session=session, keys=choice_keys(key))
+        assistant = self.assistants.get(choice.assistant if choice else None)
+        if assistant is None:
+            assistant = self.assistants.default
+        backend = self.backends.for_assistant(assistant)
+        conversation = await queue.current_conversation(
+            session=session, key=key, assistant=assistant.name, backend=backend.kind
+        )
+        opened = await turns.open_turn(
+            session=session,
+            key=key,
+            conversation_id=conversation.id or 0,
+            owner=self.owner,
+            lease=self.lease,
+        )
+        if opened is None:
+            return None
+        turn, queued = opened
+        self._hold(Driving(turn, conversation, queued))
+        return turn.id
+
+    def _hold(self, driving: Driving) -> None:
+        assert driving.turn.id is not None
+        self._driving[driving.turn.id] = driving
+        self._open_keys.add(driving.turn.key)
+
+    def _release(self, turn: Turn) -> None:
+        assert turn.id is not None
+        self._driving.pop(turn.id, None)
+        self._open_keys.discard(turn.key)
+
+    def _lost(self, turn: Turn) -> None:
+        """This process's lease ran out and another process took the turn: let it go."""
+        log.warning("turn %s was taken over by another process", turn.id)
+        self._release(turn)
+
+    async def advance(self, turn_id: int) -> None:
+        """Do the turn's next step (the engine decides which)."""
+        raise NotImplementedError
+
+    async def _started(self, driving: Driving, run_id: str, first_poll: datetime) -> None:
+        turn = driving.turn
+        assert turn.id is not None
+        async with self.db.session() as session:
+            held = await turns.record_started(
+                session=session,
+                turn_id=turn.id,
+                owner=self.owner,
+                run_id=run_id,
+                next_poll_at=first_poll,
+                lease=self.lease,
+            )
+        if not held:
+            self._lost(turn)
+            return
+        turn.status, turn.run_id, turn.started_at = TurnStatus.RUNNING, run_id, utcnow()
+        turn.lease_until = first_poll + self.lease
+        self.schedule(turn.id, first_poll)
+
+    async def _wait(self, driving: Driving, next_at: datetime) -> None:
+        """Schedule the next poll; renew the lease only when it would run out before long."""
+        turn = driving.turn
+        assert turn.id is not None
+        if turn.lease_until is None or turn.lease_until < next_at + self.lease / 2:
+            lease_until = next_at + self.lease
+            async with self.db.session() as session:
+                held = await turns.renew_turn(
+                    session=session,
+                    turn_id=turn.id,
+                    owner=self.owner,
+                    lease_until=lease_until,
+                    polls=driving.polls,
+                )
+            if not held:
+                self._lost(turn)
+                return
+            turn.lease_until = lease_until
+        self.schedule(turn.id, next_at)
+
+    async def _finish(
+        self, driving: Driving, state: RunState, *, notice: str | None = None
+    ) -> None:
+        """Record the outcome and the reply (or `notice` instead), then deliver it."""
+        turn = driving.turn
+        assert turn.id is not None
+        parts = [notice] if notice else reply_parts(state)
+        following = None
+        async with self.db.session() as session:
+            outbox = await turns.finish_turn(
+                session=session,
+                turn=turn,
+                owner=self.owner,
+                outcome=state.reason
+                if state.reason in ("timeout", "tool_rounds")
+                else state.status.value,
+                parts=parts,
+                lease=self.lease,
+                polls=driving.polls,
+                error=state.reason,
+                watermark=state.watermark,
+            )
+            self._release(turn)
+            if outbox:
+                # Messages that arrived during the run waited for this turn to end.
+                following = await self._open(session, turn.key)
+        if not outbox:
+            log.warning("turn %s was taken over by another process", turn.id)
+            return
+        log.info("turn %s finished: %s, %d reply part(s)", turn.id, state.status, len(parts))
+        await self.on_finished(outbox, driving.messages)
+        if following is not None:
+            await self.advance(following)

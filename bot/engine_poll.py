@@ -1,0 +1,89 @@
+"""Polling a turn's run: until it ends, times out, or asks for tools the bridge lacks."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from bot import messages
+from bot.backends import Backend, RunState, RunStatus
+from bot.engine_core import MAX_TOOL_ROUNDS, Driving, EngineCore
+from bot.errors import BackendError
+from storage import turns
+from storage.models import utcnow
+
+log = logging.getLogger("bot.engine")
+
+
+class PollSteps(EngineCore):
+    """The steps of a turn while its run is going."""
+
+    async def _poll(self, driving: Driving) -> None:
+        turn, conversation = driving.turn, driving.conversation
+        assert turn.id is not None and turn.run_id is not None
+        assistant = self.assistant_for(conversation)
+        backend = self.backends.by_kind(conversation.backend)
+        if utcnow() - (turn.started_at or turn.created_at) > self.run_timeout:
+            await self._time_out(driving, backend)
+            return
+        try:
+            state = await backend.poll_run(
+                conversation_id=conversation.openai_id or "",
+                run_id=turn.run_id,
+                assistant=assistant,
+            )
+        except BackendError as exc:
+            if not exc.transient:
+                log.error("turn %s: polling run %s failed: %s", turn.id, turn.run_id, exc)
+                await self._finish(driving, RunState(RunStatus.FAILED, reason=str(exc)))
+                return
+            log.warning("turn %s: poll failed (%s); trying again", turn.id, exc)
+            state = RunState(RunStatus.RUNNING)
+        driving.polls += 1
+        elapsed = (utcnow() - (turn.started_at or turn.created_at)).total_seconds()
+        if state.next_run_id is not None and not await self._continue(driving, state.next_run_id):
+            return
+        if state.status is RunStatus.RUNNING:
+            delay = self.planner.next_delay(assistant.name, elapsed)
+            await self._wait(driving, utcnow() + timedelta(seconds=delay))
+            return
+        if state.status is RunStatus.COMPLETED:
+            self.planner.record(assistant.name, elapsed)
+        await self._finish(driving, state)
+
+    async def _continue(self, driving: Driving, run_id: str) -> bool:
+        """The run goes on as `run_id` (tool outputs sent); False once the rounds run out."""
+        turn = driving.turn
+        assert turn.id is not None
+        driving.tool_rounds += 1
+        if driving.tool_rounds > MAX_TOOL_ROUNDS:
+            log.warning("turn %s: more than %d tool rounds; stopping", turn.id, MAX_TOOL_ROUNDS)
+            await self._finish(
+                driving,
+                RunState(RunStatus.CANCELLED, reason="tool_rounds"),
+                notice=messages.TOO_MANY_TOOL_ROUNDS,
+            )
+            return False
+        async with self.db.session() as session:
+            await turns.switch_run(
+                session=session, turn_id=turn.id, owner=self.owner, run_id=run_id
+            )
+        turn.run_id = run_id
+        return True
+
+    async def _time_out(self, driving: Driving, backend: Backend) -> None:
+        turn = driving.turn
+        assert turn.run_id is not None
+        log.warning("turn %s: run %s passed the run timeout; cancelling it", turn.id, turn.run_id)
+        try:
+            await backend.cancel_run(
+                conversation_id=driving.conversation.openai_id or "", run_id=turn.run_id
+            )
+        except BackendError as exc:
+            log.warning("turn %s: cancelling run %s failed: %s", turn.id, turn.run_id, exc)
+        minutes = max(1, round(self.run_timeout.total_seconds() / 60))
+        await self._finish(
+            driving,
+            RunState(RunStatus.CANCELLED, reason="timeout"),
+            notice=messages.RUN_TIMED_OUT.format(minutes=minutes),
+        )

@@ -1,0 +1,102 @@
+"""Starting a turn's run: create it, or find one a crash or a lost answer hid."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from bot import messages
+from bot.backends import Backend, RunState, RunStatus
+from bot.backends.base import Pending
+from bot.engine_core import Driving, EngineCore
+from bot.errors import BackendError
+from bot.outcomes import backoff, describe_recovered
+from storage import queue, turns
+from storage.models import Conversation, utcnow
+
+log = logging.getLogger("bot.engine")
+
+
+class StartSteps(EngineCore):
+    """The steps of a turn before its run is known to exist."""
+
+    async def _start(self, driving: Driving) -> None:
+        turn, conversation = driving.turn, driving.conversation
+        assistant = self.assistant_for(conversation)
+        backend = self.backends.by_kind(conversation.backend)
+        assert turn.id is not None and conversation.id is not None
+        try:
+            if conversation.openai_id is None:
+                conversation.openai_id = await backend.create_conversation(key=conversation.key)
+                async with self.db.session() as session:
+                    await queue.set_conversation_openai_id(
+                        session=session,
+                        conversation_id=conversation.id,
+                        openai_id=conversation.openai_id,
+                    )
+            # A create has no idempotency key, and a crash or a lost answer can hide one that
+            # took effect: before any second attempt, look for the run first.
+            if (driving.resumed or turn.attempts) and await self._recover(driving, backend):
+                return
+            run_id = await backend.start_run(
+                conversation_id=conversation.openai_id,
+                assistant=assistant,
+                texts=[m.text for m in driving.messages],
+            )
+        except BackendError as exc:
+            await self._start_failed(driving, exc)
+            return
+        first = utcnow() + timedelta(seconds=self.planner.next_delay(assistant.name, 0.0))
+        await self._started(driving, run_id, first)
+        log.info("turn %s started run %s on %s", turn.id, run_id, conversation.openai_id)
+
+    async def _recover(self, driving: Driving, backend: Backend) -> bool:
+        """A create was sent but its result never recorded: adopt the run if it exists.
+
+        Returns False when no run was created, so the caller starts one.
+        """
+        turn = driving.turn
+        assert turn.id is not None
+        async with self.db.session() as session:
+            # Another process may have finished turns since this row was read.
+            fresh = await session.get(Conversation, driving.conversation.id)
+        conversation = fresh or driving.conversation
+        found = await backend.recover_run(
+            conversation_id=conversation.openai_id or "", watermark=conversation.watermark
+        )
+        log.warning("turn %s: looked for an unrecorded run: %s", turn.id, describe_recovered(found))
+        if found is None:
+            return False
+        if isinstance(found, RunState):
+            await self._finish(driving, found)
+        elif isinstance(found, Pending):
+            await self._wait(driving, utcnow() + timedelta(seconds=self.planner.ceiling))
+        else:
+            await self._started(driving, found, utcnow() + timedelta(seconds=self.planner.base))
+        return True
+
+    async def _start_failed(self, driving: Driving, exc: BackendError) -> None:
+        turn = driving.turn
+        assert turn.id is not None
+        if not exc.transient:
+            log.error("turn %s: OpenAI refused the run: %s", turn.id, exc)
+            notice = (
+                messages.CONTEXT_FULL
+                if exc.code == "context_length_exceeded"
+                else messages.RUN_REJECTED
+            )
+            await self._finish(driving, RunState(RunStatus.FAILED, reason=str(exc)), notice=notice)
+            return
+        retry_at = utcnow() + timedelta(seconds=backoff(turn.attempts))
+        log.warning("turn %s: starting the run failed (%s); retrying at %s", turn.id, exc, retry_at)
+        async with self.db.session() as session:
+            await turns.record_start_failure(
+                session=session,
+                turn_id=turn.id,
+                next_attempt_at=retry_at,
+                error=str(exc),
+                lease=self.lease,
+            )
+        turn.attempts += 1
+        turn.lease_until = retry_at + self.lease
+        self.schedule(turn.id, retry_at)
