@@ -23,6 +23,7 @@ class TurnEngine(StartSteps, PollSteps):
     async def dispatch(self, key: str) -> None:
         """Open a turn over the key's queued messages and start it, if none is open."""
         if key in self._open_keys:
+            self._waiting_keys.add(key)
             return  # the open turn dispatches the key again when it ends
         async with self.db.session() as session:
             opened = await self._open(session, key)

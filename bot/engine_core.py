@@ -67,6 +67,8 @@ class EngineCore:
         self.schedule: Schedule = lambda turn_id, when: None
         self._driving: dict[int, Driving] = {}
         self._open_keys: set[str] = set()
+        # Keys that got messages while their turn ran (dispatch saw the turn open).
+        self._waiting_keys: set[str] = set()
         self._in_flight: set[int] = set()
 
     def assistant_for(self, conversation: Conversation) -> Assistant:
@@ -109,6 +111,17 @@ class EngineCore:
         """This process's lease ran out and another process took the turn: let it go."""
         log.warning("turn %s was taken over by another process", turn.id)
         self._release(turn)
+
+    async def _open_next(self, session: AsyncSession, key: str) -> int | None:
+        """After a turn: open the next over messages that came meanwhile, if any may have.
+
+        On SQLite every message reaches this process, so it knows; with several processes
+        (PostgreSQL) one may have reached another, so the queue is always looked at.
+        """
+        if self.db.is_sqlite and key not in self._waiting_keys:
+            return None
+        self._waiting_keys.discard(key)
+        return await self._open(session, key)
 
     async def advance(self, turn_id: int) -> None:
         """Do the turn's next step (the engine decides which)."""
@@ -178,7 +191,7 @@ class EngineCore:
             self._release(turn)
             if outbox:
                 # Messages that arrived during the run waited for this turn to end.
-                following = await self._open(session, turn.key)
+                following = await self._open_next(session, turn.key)
         if not outbox:
             log.warning("turn %s was taken over by another process", turn.id)
             return

@@ -2,7 +2,8 @@
 
 Polling at a fixed interval trades load against delay. Runs of one assistant take
 similar times, so the planner keeps the recent durations and polls sparsely until the
-usual finishing time, then closely, then backs off: few polls per turn and a reply
+usual finishing time (three quarters of the way, then at it), then closely, then backs
+off: few polls per turn and a reply
 noticed soon after it is ready. It is an in-memory estimate only: a fresh process
 starts with the plain back-off schedule.
 """
@@ -38,7 +39,7 @@ class PollPlanner:
         typical = self.typical(assistant)
         if typical is not None and elapsed < typical:
             remaining = typical - elapsed
-            step = remaining if remaining <= 2 * self.base else remaining / 2
+            step = remaining if remaining <= 2 * self.base else remaining * 0.75
             return max(0.05, step)
         since = elapsed - typical if typical is not None else elapsed
         return min(self.ceiling, max(self.base if typical is None else 0.1, since * 0.25))
