@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
-
-from sqlalchemy import Table, update
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,9 +14,8 @@ async def choose_assistant(
     *, session: AsyncSession, key: str, assistant: str, user_id: str
 ) -> None:
     """Record that `key` now uses `assistant` (replacing an earlier choice)."""
-    table = cast(Table, cast(Any, AssistantChoice).__table__)
     now = utcnow()
-    stmt = insert_ignore(session, table).values(
+    stmt = insert_ignore(session, AssistantChoice).values(
         key=key, assistant=assistant, chosen_by=user_id, chosen_at=now
     )
     await session.exec(

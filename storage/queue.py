@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
-
-from sqlalchemy import Table, text, update
+from sqlalchemy import text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -12,15 +10,11 @@ from storage.models import BotThread, Conversation, InboundMessage, Turn, utcnow
 from storage.upsert import insert_ignore
 
 
-def _table(model: type[Any]) -> Table:
-    return cast(Table, model.__table__)
-
-
 async def enqueue_message(*, session: AsyncSession, message: InboundMessage) -> bool:
     """Store a message unless the same Slack message is already stored; True if it is new."""
     values = message.model_dump(exclude={"id"})
     stmt = (
-        insert_ignore(session, _table(InboundMessage))
+        insert_ignore(session, InboundMessage)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["channel_id", "message_ts"])
     )
@@ -30,7 +24,7 @@ async def enqueue_message(*, session: AsyncSession, message: InboundMessage) -> 
 
 async def remember_bot_thread(*, session: AsyncSession, channel_id: str, thread_ts: str) -> None:
     stmt = (
-        insert_ignore(session, _table(BotThread))
+        insert_ignore(session, BotThread)
         .values(channel_id=channel_id, thread_ts=thread_ts, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["channel_id", "thread_ts"])
     )
@@ -67,7 +61,7 @@ async def current_conversation(
     if found is not None:
         return found
     stmt = (
-        insert_ignore(session, _table(Conversation))
+        insert_ignore(session, Conversation)
         .values(key=key, assistant=assistant, backend=backend, created_at=utcnow())
         .on_conflict_do_nothing(
             index_elements=["key", "assistant"], index_where=text("retired_at IS NULL")

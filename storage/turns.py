@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, or_, text, update
+from sqlalchemy import or_, text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Conversation, InboundMessage, Reply, Turn, TurnStatus, utcnow
-from storage.upsert import insert_ignore
-
-
-def _table(model: type[Any]) -> Table:
-    return cast(Table, model.__table__)
+from storage.upsert import insert_ignore, table_of
 
 
 def _lease_free(now: datetime, owner: str) -> Any:
@@ -46,7 +42,7 @@ async def open_turn(
     newest = pending[-1]
     now = utcnow()
     stmt = (
-        insert_ignore(session, _table(Turn))
+        insert_ignore(session, Turn)
         .values(
             key=key,
             conversation_id=conversation_id,
@@ -63,7 +59,7 @@ async def open_turn(
         .on_conflict_do_nothing(
             index_elements=["conversation_id"], index_where=text("status <> 'done'")
         )
-        .returning(*_table(Turn).c)
+        .returning(*table_of(Turn).c)
     )
     row = (await session.exec(stmt)).one_or_none()
     if row is None:
