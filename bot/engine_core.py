@@ -74,12 +74,16 @@ class EngineCore:
     def assistant_for(self, conversation: Conversation) -> Assistant:
         return self.assistants.get(conversation.assistant) or self.assistants.default
 
+    async def _assistant_of(self, session: AsyncSession, key: str) -> Assistant:
+        """The key's chosen assistant (`/assistant use`), or the default."""
+        if len(self.assistants.by_name) == 1:
+            return self.assistants.default  # nothing to choose from: skip the look-up
+        choice = await choices.current_choice(session=session, keys=choice_keys(key))
+        return self.assistants.get(choice.assistant if choice else None) or self.assistants.default
+
     async def _open(self, session: AsyncSession, key: str) -> int | None:
         """In `session`: open a turn over the key's queued messages; its id, or None."""
-        choice = await choices.current_choice(session=session, keys=choice_keys(key))
-        assistant = self.assistants.get(choice.assistant if choice else None)
-        if assistant is None:
-            assistant = self.assistants.default
+        assistant = await self._assistant_of(session, key)
         backend = self.backends.for_assistant(assistant)
         conversation = await queue.current_conversation(
             session=session, key=key, assistant=assistant.name, backend=backend.kind
