@@ -212,7 +212,9 @@ def test_each_bad_ending_of_a_response_gets_its_own_message(
     openai.final_status = final
     event = dm_event("U1", f"end {final}")
     bridge.send(event_callback(event))
-    texts = [reply_text(p) for p in posts_in(slack, event["channel"])]
+    # An incomplete answer posts what the model wrote, then the notice: wait for the notice.
+    slack.wait_for(lambda: any(expected in reply_text(p) for p in slack.posts(event["channel"])))
+    texts = [reply_text(p) for p in slack.posts(event["channel"])]
     assert expected in texts[-1]
 
 
