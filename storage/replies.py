@@ -16,31 +16,22 @@ async def claim_replies(
 ) -> list[Reply]:
     """Lease the turn's unposted parts to this process, in order; empty if another holds them."""
     now = utcnow()
-    free = or_(
-        col(Reply.owner).is_(None),
-        col(Reply.owner) == owner,
-        col(Reply.lease_until).is_(None),
-        col(Reply.lease_until) < now,
-    )
+    # Plain FOR UPDATE, not SKIP LOCKED: a process claiming the same turn holds its rows for
+    # a moment, and skipping some of them would post later parts before earlier ones. Under
+    # the lock (or in SQLite's one writer) the lease check below is the whole decision.
     pending = (
         await session.exec(
             select(Reply)
             .where(Reply.turn_id == turn_id, Reply.status == ReplyStatus.PENDING)
             .order_by(col(Reply.seq))
-            .with_for_update(skip_locked=True)
+            .with_for_update()
         )
     ).all()
     if not pending or any(not _is_free(r, owner, now) for r in pending):
         return []
-    await session.exec(
-        update(Reply)
-        .where(col(Reply.id).in_([r.id for r in pending]), free)
-        .values(owner=owner, lease_until=now + lease)
-    )
     for reply in pending:
-        await session.refresh(reply)
-    if any(reply.owner != owner for reply in pending):
-        return []
+        reply.owner, reply.lease_until = owner, now + lease
+        session.add(reply)
     return list(pending)
 
 
