@@ -22,12 +22,14 @@ from bot.assistants import Assistants, load_assistants
 from bot.config import Settings
 from bot.delivery import Deliverer
 from bot.engine import TurnEngine
+from bot.inputs import InputBuilder
 from bot.polling import PollPlanner
+from bot.status import StatusBoard
 from handlers import commands, events
 from handlers.routing import Incoming
 from storage import leases, queue, replies, retention, turns
 from storage.db import Database
-from storage.models import utcnow
+from storage.models import InboundMessage, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +57,37 @@ class Bridge:
         self.poster = slack.SlackPoster(self.slack_client)
         self.openai_client = backends.build_client(settings)
         self.assistants = assistants or load_assistants(settings)
-        self.deliverer = Deliverer(db=self.db, poster=self.poster, owner=self.owner, lease=lease)
+        self.backends = backends.Backends(self.openai_client)
+        self.status = StatusBoard(db=self.db, poster=self.poster)
+        self.deliverer = Deliverer(
+            db=self.db,
+            poster=self.poster,
+            owner=self.owner,
+            lease=lease,
+            download=self.backends.responses.download_file,
+            status=self.status,
+        )
         self.engine = TurnEngine(
             db=self.db,
-            backends=backends.Backends(self.openai_client),
+            backends=self.backends,
             assistants=self.assistants,
             owner=self.owner,
             lease=lease,
             planner=PollPlanner(base=settings.poll_interval, ceiling=settings.poll_interval_max),
             on_finished=self.deliverer.deliver_new,
             run_timeout=timedelta(seconds=settings.run_timeout_seconds),
+            inputs=InputBuilder(
+                db=self.db,
+                openai=self.openai_client,
+                slack_token=settings.slack_bot_token,
+                session=lambda: self.http,
+                max_bytes=int(settings.max_file_mb * 1024 * 1024),
+                notice=self._file_notice,
+                slack=self.slack_client,
+            ),
+            slack=self.slack_client,
+            function_timeout=settings.function_timeout_seconds,
+            on_activity=self.status.show,
         )
         self.engine.schedule = self._schedule_turn
         # Missed wake-ups still run (misfire_grace_time=None): a late poll beats a lost one.
@@ -130,6 +153,14 @@ class Bridge:
                 text=text,
             ),
             "hint",
+        )
+
+    async def _file_notice(self, message: InboundMessage, text: str) -> None:
+        await self.poster.post_hint(
+            channel=message.channel_id,
+            user=message.user_id,
+            thread_ts=message.reply_thread_ts,
+            text=text,
         )
 
     def _schedule_turn(self, turn_id: int, when: datetime) -> None:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.functions import Function, load_functions
 
 DEFAULT_NAME = "default"
 DEFAULT_FILE = "assistants.toml"
@@ -36,6 +37,8 @@ class AssistantSpec(BaseModel):
     def _one_kind(self) -> AssistantSpec:
         if (self.id is None) == (self.model is None):
             raise ValueError("give either `model` (Responses API) or `id` (asst_…), not both")
+        if self.id is not None and "web_search" in self.tools:
+            raise ValueError("web_search is a Responses API tool; an `id` assistant cannot use it")
         return self
 
 
@@ -69,6 +72,8 @@ class Assistant:
     reasoning: str | None = None
     functions: tuple[str, ...] = ()
     vector_store_ids: tuple[str, ...] = ()
+    # The `functions`, imported: what the model may call.
+    callables: tuple[Function, ...] = field(default=(), compare=False)
 
     @property
     def kind(self) -> str:
@@ -118,11 +123,23 @@ def parse_assistants_file(path: Path) -> Assistants:
         spec = AssistantsFile.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_describe(path, text, exc)) from None
-    by_name = {name: _assistant(name, one) for name, one in spec.assistants.items()}
+    by_name = {
+        name: _assistant(name, one, _callables(path, text, name, one))
+        for name, one in spec.assistants.items()
+    }
     return Assistants(by_name=by_name, default_name=spec.default, source=str(path))
 
 
-def _assistant(name: str, spec: AssistantSpec) -> Assistant:
+def _callables(path: Path, text: str, name: str, spec: AssistantSpec) -> tuple[Function, ...]:
+    """Import the assistant's functions now, so a wrong name stops `serve` with its line."""
+    try:
+        return tuple(load_functions(spec.functions).values())
+    except ConfigError as exc:
+        line = _line_of(text, ["assistants", name, "functions"])
+        raise ConfigError(f"{path}:{line}: assistants.{name}.functions: {exc}") from None
+
+
+def _assistant(name: str, spec: AssistantSpec, callables: tuple[Function, ...]) -> Assistant:
     return Assistant(
         name=name,
         model=spec.model or "",
@@ -134,6 +151,7 @@ def _assistant(name: str, spec: AssistantSpec) -> Assistant:
         reasoning=spec.reasoning,
         functions=spec.functions,
         vector_store_ids=spec.vector_store_ids,
+        callables=callables,
     )
 
 

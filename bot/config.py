@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     run_timeout_seconds: float = Field(default=600.0, ge=1)
     # Longer messages are refused with a clear reply instead of failing at the model.
     max_message_chars: int = Field(default=30_000, ge=100)
+    # Each function call the model asks for gets this long before it becomes an error output.
+    function_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    # Attached files larger than this are refused with a reply naming them (images: 20 MB
+    # at most, OpenAI's own limit for image inputs).
+    max_file_mb: float = Field(default=25.0, gt=0, le=512)
     # Answered messages are kept this long (Slack retries come within minutes).
     retention_days: float = Field(default=7.0, gt=0)
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
+from bot import messages
+from bot.citations import GeneratedFile
+from bot.errors import BackendError
 from bot.outcomes import backoff
 from bot.slack import PERMANENT_ERRORS, SlackPoster, error_code
+from bot.status import StatusBoard
 from storage import replies, turns
 from storage.db import Database
 from storage.models import InboundMessage, Reply, utcnow
@@ -26,11 +32,22 @@ def failure_code(exc: Exception) -> str:
 class Deliverer:
     """Posts a turn's outbox rows; a crash leaves the rest for any process to finish."""
 
-    def __init__(self, *, db: Database, poster: SlackPoster, owner: str, lease: timedelta) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        poster: SlackPoster,
+        owner: str,
+        lease: timedelta,
+        download: Callable[[GeneratedFile], Awaitable[bytes]] | None = None,
+        status: StatusBoard | None = None,
+    ) -> None:
         self.db = db
         self.poster = poster
         self.owner = owner
         self.lease = lease
+        self.download = download
+        self.status = status
         self._in_flight: set[int] = set()
 
     async def deliver_new(self, parts: list[Reply], answered: list[InboundMessage]) -> None:
@@ -57,6 +74,8 @@ class Deliverer:
             for part in parts:
                 if not await self._post(part, check_first=not fresh):
                     return
+            if self.status is not None:
+                await self.status.clear(turn_id, channel=parts[0].channel_id, look_up=not fresh)
             for message in answered:
                 await self.poster.set_working(
                     channel=message.channel_id, ts=message.message_ts, working=False
@@ -67,6 +86,8 @@ class Deliverer:
     async def _post(self, part: Reply, *, check_first: bool) -> bool:
         """Post one part; False when the rest of the turn must wait or stop."""
         assert part.id is not None
+        if part.file_ref:
+            return await self._upload(part, check_first=check_first)
         try:
             # A part not posted by the process that created it may have reached Slack
             # anyway (crash, lost answer, 5xx): Slack is asked, by the part's metadata.
@@ -85,6 +106,62 @@ class Deliverer:
         async with self.db.session() as session:
             await replies.mark_posted(session=session, reply_id=part.id, ts=ts)
         return True
+
+    async def _upload(self, part: Reply, *, check_first: bool) -> bool:
+        """Upload a file the assistant made; a file OpenAI no longer has becomes a note."""
+        assert part.id is not None and part.file_ref is not None
+        file = GeneratedFile(**json.loads(part.file_ref))
+        since = (part.sending_at or part.created_at).timestamp()
+        try:
+            found = (
+                await self.poster.find_upload(
+                    channel=part.channel_id,
+                    thread_ts=part.thread_ts,
+                    filename=file.filename,
+                    since=since,
+                )
+                if check_first
+                else None
+            )
+            if found:
+                log.info("reply %s: %s was already uploaded", part.id, file.filename)
+            else:
+                found = await self._upload_new(part, file)
+        except SlackFailure as exc:
+            await self._failed(part, failure_code(exc))
+            return False
+        except BackendError as exc:
+            if exc.transient:
+                await self._failed(part, f"openai {exc.code}")
+                return False
+            log.warning("reply %s: OpenAI cannot hand over %s: %s", part.id, file.filename, exc)
+            note = messages.FILE_NOT_UPLOADED.format(
+                name=file.filename, reason="it is no longer available at OpenAI"
+            )
+            try:
+                found = await self.poster.post_reply(
+                    channel=part.channel_id,
+                    thread_ts=part.thread_ts,
+                    markdown=note,
+                    reply_id=part.id,
+                )
+            except SlackFailure as failure:
+                await self._failed(part, failure_code(failure))
+                return False
+        async with self.db.session() as session:
+            await replies.mark_posted(session=session, reply_id=part.id, ts=found)
+        return True
+
+    async def _upload_new(self, part: Reply, file: GeneratedFile) -> str:
+        if self.download is None:
+            raise BackendError("no downloader", transient=False, code="unsupported")
+        content = await self.download(file)
+        return await self.poster.upload_file(
+            channel=part.channel_id,
+            thread_ts=part.thread_ts,
+            filename=file.filename,
+            content=content,
+        )
 
     async def _find_earlier_post(self, part: Reply) -> str | None:
         assert part.id is not None

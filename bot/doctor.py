@@ -34,6 +34,8 @@ REQUIRED_SCOPES = (
     "commands",
     "reactions:write",
     "users:read",
+    "files:read",
+    "files:write",
 )
 DEFAULT_TIMEOUT = 15.0
 

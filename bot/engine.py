@@ -3,7 +3,8 @@
 Every step writes the database before it moves on, so any process can pick up where a
 dead one stopped. What this process keeps in memory (the turns it drives, the scheduled
 polls) only saves reading back what it just wrote. The stages live in `engine_start`
-(create or recover the run), `engine_poll` (follow it) and `engine_core` (wait, finish).
+(create or recover the run), `engine_poll` (follow it), `engine_tools` (function calls)
+and `engine_core` (wait, finish).
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from __future__ import annotations
 from bot.engine_core import Driving
 from bot.engine_poll import PollSteps
 from bot.engine_start import StartSteps
+from bot.engine_tools import ToolSteps
+from bot.tool_state import ToolState
 from storage import turns
 from storage.models import Conversation, TurnStatus
 
 __all__ = ["Driving", "TurnEngine"]
 
 
-class TurnEngine(StartSteps, PollSteps):
+class TurnEngine(ToolSteps, StartSteps, PollSteps):
     """Drives turns. `schedule(turn_id, when)` is the clock; `on_finished` delivers."""
 
     async def dispatch(self, key: str) -> None:
@@ -58,6 +61,13 @@ class TurnEngine(StartSteps, PollSteps):
             queued = await turns.turn_messages(session=session, turn_id=turn_id)
         if conversation is None:
             return None
-        driving = Driving(turn, conversation, queued, resumed=True, polls=turn.polls)
+        driving = Driving(
+            turn,
+            conversation,
+            queued,
+            resumed=True,
+            polls=turn.polls,
+            tool_state=ToolState.from_json(turn.tool_state),
+        )
         self._hold(driving)
         return driving

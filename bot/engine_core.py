@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.assistants import Assistant, Assistants
-from bot.backends import Backends, RunState
+from bot.backends import Backend, Backends, RunState
+from bot.errors import BackendError
+from bot.inputs import InputBuilder
 from bot.keys import choice_keys
 from bot.outcomes import reply_parts
 from bot.polling import PollPlanner
+from bot.tool_state import ToolState
 from storage import choices, queue, turns
 from storage.db import Database
 from storage.models import Conversation, InboundMessage, Reply, Turn, TurnStatus, utcnow
@@ -22,6 +27,8 @@ log = logging.getLogger("bot.engine")
 
 Schedule = Callable[[int, datetime], None]
 Finished = Callable[[list[Reply], list[InboundMessage]], Awaitable[None]]
+# Show what a run is doing ("running code"): (turn, activity).
+Activity = Callable[[Turn, str], Awaitable[None]]
 # A model that keeps calling tools ends its turn after this many rounds, with a notice.
 MAX_TOOL_ROUNDS = 8
 
@@ -38,7 +45,10 @@ class Driving:
     messages: list[InboundMessage]
     resumed: bool = False
     polls: int = 0
-    tool_rounds: int = 0
+    # The tool round whose outputs are computed (stored in `turn.tool_state`).
+    tool_state: ToolState | None = None
+    # What the run was last seen doing, so the status changes only when it does.
+    activity: str | None = None
 
 
 class EngineCore:
@@ -55,8 +65,16 @@ class EngineCore:
         planner: PollPlanner,
         on_finished: Finished,
         run_timeout: timedelta = timedelta(minutes=10),
+        inputs: InputBuilder | None = None,
+        slack: AsyncWebClient | None = None,
+        function_timeout: float = 30.0,
+        on_activity: Activity | None = None,
     ) -> None:
         self.db = db
+        self.inputs = inputs
+        self.slack = slack
+        self.function_timeout = function_timeout
+        self.on_activity = on_activity
         self.run_timeout = run_timeout
         self.backends = backends
         self.assistants = assistants
@@ -131,6 +149,27 @@ class EngineCore:
         """Do the turn's next step (the engine decides which)."""
         raise NotImplementedError
 
+    async def _run_tools(self, driving: Driving, state: RunState) -> None:
+        """Run the calls a run waits for, store the outputs, send them (`ToolSteps`)."""
+        raise NotImplementedError
+
+    async def _start_tools(self, driving: Driving, backend: Backend) -> None:
+        """Send a tool round's stored outputs, unless they were sent already (`ToolSteps`)."""
+        raise NotImplementedError
+
+    async def _recover(self, driving: Driving, backend: Backend) -> bool:
+        """Look for a run whose create may have happened (`StartSteps`)."""
+        raise NotImplementedError
+
+    async def _start_failed(self, driving: Driving, exc: BackendError) -> None:
+        """A create failed: retry later, or give up with a notice (`StartSteps`)."""
+        raise NotImplementedError
+
+    async def _show(self, driving: Driving, activity: str) -> None:
+        """Tell the user what the run is doing ("running code")."""
+        if self.on_activity is not None:
+            await self.on_activity(driving.turn, activity)
+
     async def _started(self, driving: Driving, run_id: str, first_poll: datetime) -> None:
         turn = driving.turn
         assert turn.id is not None
@@ -177,6 +216,7 @@ class EngineCore:
         turn = driving.turn
         assert turn.id is not None
         parts = [notice] if notice else reply_parts(state)
+        files = [] if notice else [json.dumps(asdict(file)) for file in state.files]
         following = None
         async with self.db.session() as session:
             outbox = await turns.finish_turn(
@@ -184,9 +224,10 @@ class EngineCore:
                 turn=turn,
                 owner=self.owner,
                 outcome=state.reason
-                if state.reason in ("timeout", "tool_rounds")
+                if state.reason in ("timeout", "tool_rounds", "bad_input")
                 else state.status.value,
                 parts=parts,
+                files=files,
                 lease=self.lease,
                 polls=driving.polls,
                 error=state.reason,
@@ -199,7 +240,13 @@ class EngineCore:
         if not outbox:
             log.warning("turn %s was taken over by another process", turn.id)
             return
-        log.info("turn %s finished: %s, %d reply part(s)", turn.id, state.status, len(parts))
+        log.info(
+            "turn %s finished: %s, %d reply part(s), %d file(s)",
+            turn.id,
+            state.status,
+            len(parts),
+            len(files),
+        )
         await self.on_finished(outbox, driving.messages)
         if following is not None:
             await self.advance(following)

@@ -1,4 +1,4 @@
-"""Polling a turn's run: until it ends, times out, or asks for tools the bridge lacks."""
+"""Polling a turn's run: until it ends, times out, or asks for function outputs."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from datetime import timedelta
 
 from bot import messages
 from bot.backends import Backend, RunState, RunStatus
-from bot.engine_core import MAX_TOOL_ROUNDS, Driving, EngineCore
+from bot.engine_core import Driving, EngineCore
 from bot.errors import BackendError
-from storage import turns
 from storage.models import utcnow
 
 log = logging.getLogger("bot.engine")
@@ -41,35 +40,19 @@ class PollSteps(EngineCore):
             state = RunState(RunStatus.RUNNING)
         driving.polls += 1
         elapsed = (utcnow() - (turn.started_at or turn.created_at)).total_seconds()
-        if state.next_run_id is not None and not await self._continue(driving, state.next_run_id):
+        if state.status is RunStatus.REQUIRES_ACTION:
+            await self._run_tools(driving, state)
             return
         if state.status is RunStatus.RUNNING:
+            if state.activity and state.activity != driving.activity:
+                driving.activity = state.activity
+                await self._show(driving, state.activity)
             delay = self.planner.next_delay(assistant.name, elapsed)
             await self._wait(driving, utcnow() + timedelta(seconds=delay))
             return
         if state.status is RunStatus.COMPLETED:
             self.planner.record(assistant.name, elapsed)
         await self._finish(driving, state)
-
-    async def _continue(self, driving: Driving, run_id: str) -> bool:
-        """The run goes on as `run_id` (tool outputs sent); False once the rounds run out."""
-        turn = driving.turn
-        assert turn.id is not None
-        driving.tool_rounds += 1
-        if driving.tool_rounds > MAX_TOOL_ROUNDS:
-            log.warning("turn %s: more than %d tool rounds; stopping", turn.id, MAX_TOOL_ROUNDS)
-            await self._finish(
-                driving,
-                RunState(RunStatus.CANCELLED, reason="tool_rounds"),
-                notice=messages.TOO_MANY_TOOL_ROUNDS,
-            )
-            return False
-        async with self.db.session() as session:
-            await turns.switch_run(
-                session=session, turn_id=turn.id, owner=self.owner, run_id=run_id
-            )
-        turn.run_id = run_id
-        return True
 
     async def _time_out(self, driving: Driving, backend: Backend) -> None:
         turn = driving.turn

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from bot import messages
 from bot.backends import Backend, RunState, RunStatus
-from bot.backends.base import Pending
+from bot.backends.base import Pending, UserMessage
 from bot.engine_core import Driving, EngineCore
 from bot.errors import BackendError
 from bot.outcomes import backoff, describe_recovered
@@ -25,9 +25,14 @@ class StartSteps(EngineCore):
         assistant = self.assistant_for(conversation)
         backend = self.backends.by_kind(conversation.backend)
         assert turn.id is not None and conversation.id is not None
+        if driving.tool_state is not None:
+            await self._start_tools(driving, backend)
+            return
         try:
             if conversation.openai_id is None:
-                conversation.openai_id = await backend.create_conversation(key=conversation.key)
+                conversation.openai_id = await backend.create_conversation(
+                    key=conversation.key, assistant=assistant
+                )
                 async with self.db.session() as session:
                     await queue.set_conversation_openai_id(
                         session=session,
@@ -38,10 +43,20 @@ class StartSteps(EngineCore):
             # took effect: before any second attempt, look for the run first.
             if (driving.resumed or turn.attempts) and await self._recover(driving, backend):
                 return
+            inputs = (
+                await self.inputs.build(driving.messages, backend)
+                if self.inputs is not None
+                else [UserMessage(m.text) for m in driving.messages]
+            )
+            if not inputs:
+                await self._finish(
+                    driving, RunState(RunStatus.CANCELLED), notice=messages.NOTHING_TO_SEND
+                )
+                return
             run_id = await backend.start_run(
                 conversation_id=conversation.openai_id,
                 assistant=assistant,
-                texts=[m.text for m in driving.messages],
+                messages=inputs,
             )
         except BackendError as exc:
             await self._start_failed(driving, exc)
@@ -67,7 +82,13 @@ class StartSteps(EngineCore):
         log.warning("turn %s: looked for an unrecorded run: %s", turn.id, describe_recovered(found))
         if found is None:
             return False
-        if isinstance(found, RunState):
+        if isinstance(found, RunState) and found.status is RunStatus.REQUIRES_ACTION:
+            # The run waits for function outputs: unsent ones this turn holds are sent by
+            # the caller; new calls are run first.
+            if driving.tool_state is not None and driving.tool_state.answers(found.tool_calls):
+                return False
+            await self._run_tools(driving, found)
+        elif isinstance(found, RunState):
             await self._finish(driving, found)
         elif isinstance(found, Pending):
             await self._wait(driving, utcnow() + timedelta(seconds=self.planner.ceiling))

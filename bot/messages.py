@@ -16,10 +16,19 @@ RUN_TIMED_OUT = (
     "The assistant took longer than {minutes} minutes, so I stopped it. Please try again, "
     "perhaps with a simpler question."
 )
-FILES_NOT_READ = (
-    "I can't read attached files yet, so I left out: {names}. "
-    "Paste the part that matters as text if you need me to see it."
+FILES_REFUSED = (
+    "I left out {count} of the attached files; the rest of your message went to the "
+    "assistant:\n{files}"
 )
+FILES_NOT_FETCHED = (
+    "I couldn't pass these attached files on to the assistant; the rest of your message "
+    "went:\n{files}"
+)
+NOTHING_TO_SEND = (
+    "None of the attached files could be passed on, so there was nothing to ask the assistant."
+)
+FILE_NOT_UPLOADED = "_I couldn't attach {name} here ({reason})._"
+TOOL_ACTIVITY = "_{activity}…_"
 TOO_LONG = (
     "That message is too long for me ({length:,} characters; the limit is {limit:,}). "
     "Please shorten it or split it into parts."
@@ -29,7 +38,8 @@ CONTEXT_FULL = (
     "Start a fresh one with `/assistant reset`, then ask again."
 )
 TOO_MANY_TOOL_ROUNDS = (
-    "The assistant kept calling tools without finishing, so I stopped it. Please try again."
+    "The assistant kept calling tools without finishing ({rounds} rounds), so I stopped it. "
+    "Please try again, perhaps with a narrower question."
 )
 RUN_REJECTED = (
     "Sorry, OpenAI refused this request, so there is no answer. "

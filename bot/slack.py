@@ -182,3 +182,61 @@ class SlackPoster:
             code = error_code(exc)
             if code not in ("already_reacted", "no_reaction", "message_not_found"):
                 log.info("reaction %s on %s failed: %s", "add" if working else "remove", ts, code)
+
+    async def show_status(
+        self, *, channel: str, thread_ts: str | None, ts: str | None, text: str
+    ) -> str | None:
+        """Post the turn's status line, or update it if `ts` is given; its ts, or None."""
+        try:
+            if ts:
+                await self.client.chat_update(channel=channel, ts=ts, text=text)
+                return ts
+            response = await self.client.chat_postMessage(
+                channel=channel, thread_ts=thread_ts, text=text
+            )
+            return str(response["ts"])
+        except SlackApiError as exc:
+            log.info("status message in %s failed: %s", channel, error_code(exc))
+            return ts
+
+    async def delete_status(self, *, channel: str, ts: str) -> None:
+        try:
+            await self.client.chat_delete(channel=channel, ts=ts)
+        except SlackApiError as exc:
+            if error_code(exc) != "message_not_found":
+                log.info("removing the status message in %s failed: %s", channel, error_code(exc))
+
+    async def upload_file(
+        self, *, channel: str, thread_ts: str | None, filename: str, content: bytes
+    ) -> str:
+        """Upload a file the assistant made into the conversation (files_upload_v2)."""
+        response = await self.client.files_upload_v2(
+            channel=channel,
+            thread_ts=thread_ts,
+            filename=filename,
+            title=filename,
+            content=content,
+        )
+        files = response.get("files") or [response.get("file") or {}]
+        return str(files[0].get("id") or "")
+
+    async def find_upload(
+        self, *, channel: str, thread_ts: str | None, filename: str, since: float
+    ) -> str | None:
+        """The id of a file named `filename` the bridge already uploaded here since `since`."""
+        oldest = f"{since - 60:.6f}"
+        if thread_ts:
+            response = await self.client.conversations_replies(
+                channel=channel, ts=thread_ts, oldest=oldest, limit=200
+            )
+        else:
+            response = await self.client.conversations_history(
+                channel=channel, oldest=oldest, limit=200
+            )
+        for message in response.get("messages") or []:
+            if not message.get("bot_id"):
+                continue
+            for file in message.get("files") or []:
+                if file.get("name") == filename:
+                    return str(file.get("id"))
+        return None

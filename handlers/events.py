@@ -7,6 +7,7 @@ the HTTP status, guarantees the work gets done.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot import messages
 from bot.config import Settings
+from bot.files import refusal
 from handlers.routing import (
     Incoming,
     is_from_bot,
@@ -39,14 +41,23 @@ def register(
 ) -> None:
     """Attach the listeners. `on_accepted` / `on_hint` must return at once (they schedule)."""
 
+    max_bytes = int(settings.max_file_mb * 1024 * 1024)
+
     async def store(incoming: Incoming, event_id: str | None) -> None:
-        if incoming.file_names:
-            # Files are not passed to the assistant yet: say so rather than drop them quietly.
-            on_hint(incoming, messages.FILES_NOT_READ.format(names=", ".join(incoming.file_names)))
-            if not incoming.text:
-                return
-        if not incoming.text:
-            on_hint(incoming, messages.EMPTY_MESSAGE_HINT)
+        # Files are checked against the limits Slack's event already tells (type, size);
+        # the ones that cannot go are named in a reply, the rest of the message still goes.
+        accepted = [f for f in incoming.files if refusal(f, max_bytes=max_bytes) is None]
+        refused = [r for f in incoming.files if (r := refusal(f, max_bytes=max_bytes))]
+        if refused:
+            on_hint(
+                incoming,
+                messages.FILES_REFUSED.format(
+                    count=len(refused), files="\n".join(f"• {reason}" for reason in refused)
+                ),
+            )
+        if not incoming.text and not accepted:
+            if not refused:
+                on_hint(incoming, messages.EMPTY_MESSAGE_HINT)
             return
         if len(incoming.text) > settings.max_message_chars:
             on_hint(
@@ -74,6 +85,7 @@ def register(
                     reply_thread_ts=incoming.reply_thread_ts,
                     event_id=event_id,
                     text=incoming.text,
+                    files=json.dumps([f.to_json() for f in accepted]) if accepted else None,
                 ),
             )
         if is_new:

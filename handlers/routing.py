@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.config import ChannelScope
+from bot.files import SlackFile
 
 # Subtypes that are a person writing: answered. Every other subtype (edits, deletions,
 # joins, topic changes, bot messages…) starts no run.
@@ -25,7 +26,8 @@ class Incoming:
     text: str
     reply_thread_ts: str | None
     is_mention: bool
-    file_names: tuple[str, ...] = ()
+    # The attached files, as Slack describes them (only usable entries).
+    files: tuple[SlackFile, ...] = ()
 
 
 def is_from_bot(event: dict[str, Any], bot_user_id: str | None) -> bool:
@@ -60,11 +62,9 @@ def channel_key(*, scope: ChannelScope, team: str, channel: str, user: str, thre
             return f"channel:{team}/{channel}"
 
 
-def file_names(event: dict[str, Any]) -> tuple[str, ...]:
-    files = event.get("files") or []
-    return tuple(
-        str(f.get("name") or f.get("title") or "a file") for f in files if isinstance(f, dict)
-    )
+def attached_files(event: dict[str, Any]) -> tuple[SlackFile, ...]:
+    found = (SlackFile.from_event(f) for f in event.get("files") or [] if isinstance(f, dict))
+    return tuple(file for file in found if file is not None)
 
 
 def team_of(body: dict[str, Any], event: dict[str, Any]) -> str:
@@ -83,7 +83,7 @@ def route_direct(body: dict[str, Any], event: dict[str, Any], bot_user_id: str |
         text=strip_mention(str(event.get("text") or ""), bot_user_id),
         reply_thread_ts=event.get("thread_ts"),
         is_mention=False,
-        file_names=file_names(event),
+        files=attached_files(event),
     )
 
 
@@ -107,5 +107,5 @@ def route_channel(
         text=strip_mention(str(event.get("text") or ""), bot_user_id),
         reply_thread_ts=thread_ts,
         is_mention=is_mention,
-        file_names=file_names(event),
+        files=attached_files(event),
     )

@@ -74,6 +74,9 @@ class InboundMessage(SQLModel, table=True):
     reply_thread_ts: str | None = Field(default=None, sa_column=Column(String(32)))
     event_id: str | None = Field(default=None, sa_column=Column(String(64)))
     text: str = Field(sa_column=Column(Text, nullable=False))
+    # The files the user attached that the assistant can take (JSON list of
+    # `bot.files.SlackFile`), each with its OpenAI file id once uploaded.
+    files: str | None = Field(default=None, sa_column=Column(Text))
     received_at: datetime = Field(default_factory=utcnow)
     turn_id: int | None = Field(default=None, index=True)
 
@@ -134,6 +137,13 @@ class Turn(SQLModel, table=True):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = Field(default=None, sa_column=Column(Text))
+    # The run asked for function calls: the calls and their outputs (JSON, see
+    # `bot.tool_state`), kept until the outputs are known to have reached OpenAI, so a
+    # restart sends them without running the functions again.
+    tool_state: str | None = Field(default=None, sa_column=Column(Text))
+    tool_rounds: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # The "running code…" message shown while hosted tools work; deleted with the answer.
+    status_ts: str | None = Field(default=None, sa_column=Column(String(32)))
 
 
 class Reply(SQLModel, table=True):
@@ -150,6 +160,9 @@ class Reply(SQLModel, table=True):
     channel_id: str = Field(sa_column=Column(String(32), nullable=False))
     thread_ts: str | None = Field(default=None, sa_column=Column(String(32)))
     markdown: str = Field(sa_column=Column(Text, nullable=False))
+    # A file the assistant made, to upload instead of posting text (JSON of
+    # `bot.citations.GeneratedFile`).
+    file_ref: str | None = Field(default=None, sa_column=Column(Text))
     status: str = Field(default=ReplyStatus.PENDING, sa_column=Column(String(20), nullable=False))
     owner: str | None = Field(default=None, sa_column=Column(String(100)))
     lease_until: datetime | None = None

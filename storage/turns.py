@@ -160,9 +160,35 @@ async def record_started(
     return bool(getattr(result, "rowcount", 0))
 
 
-async def switch_run(*, session: AsyncSession, turn_id: int, owner: str, run_id: str) -> None:
-    """The turn's run continues as another (a follow-up response carrying tool outputs)."""
-    await session.exec(update(Turn).where(_held_by(turn_id, owner)).values(run_id=run_id))
+async def record_tool_outputs(
+    *,
+    session: AsyncSession,
+    turn_id: int,
+    owner: str,
+    tool_state: str,
+    tool_rounds: int,
+    lease: timedelta,
+) -> bool:
+    """The round's outputs are computed: the turn goes back to "starting" until they are
+    sent (sending them is a create that may need recovering, like the first one)."""
+    now = utcnow()
+    result = await session.exec(
+        update(Turn)
+        .where(_held_by(turn_id, owner))
+        .values(
+            status=TurnStatus.STARTING,
+            tool_state=tool_state,
+            tool_rounds=tool_rounds,
+            attempts=0,
+            next_poll_at=now,
+            lease_until=now + lease,
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def set_status_ts(*, session: AsyncSession, turn_id: int, ts: str | None) -> None:
+    await session.exec(update(Turn).where(col(Turn.id) == turn_id).values(status_ts=ts))
 
 
 async def renew_turn(
@@ -206,8 +232,11 @@ async def finish_turn(
     polls: int,
     error: str | None = None,
     watermark: str | None = None,
+    files: list[str] | None = None,
 ) -> list[Reply]:
     """Mark the turn done and put its reply parts in the outbox, in one transaction.
+
+    `files` (JSON references of files the assistant made) become parts after the text.
 
     The parts come back leased to `owner`, marked as being sent. Empty if this process no
     longer held the turn: then whoever does will finish it.
@@ -225,6 +254,7 @@ async def finish_turn(
             error=error,
             owner=None,
             lease_until=None,
+            tool_state=None,
         )
     )
     if not getattr(done, "rowcount", 0):
@@ -242,13 +272,16 @@ async def finish_turn(
             channel_id=turn.channel_id,
             thread_ts=turn.thread_ts,
             markdown=markdown,
+            file_ref=file_ref,
             owner=owner,
             lease_until=now + lease,
             sending_at=now,
             next_attempt_at=now,
             created_at=now,
         )
-        for seq, markdown in enumerate(parts)
+        for seq, (markdown, file_ref) in enumerate(
+            [(part, None) for part in parts] + [("", ref) for ref in files or []]
+        )
     ]
     session.add_all(replies)
     await session.flush()

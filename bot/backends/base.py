@@ -6,12 +6,17 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import openai
 
 from bot.assistants import Assistant
+from bot.citations import GeneratedFile
 from bot.errors import BackendError
+from bot.functions import ToolCall, ToolOutput
+
+if TYPE_CHECKING:
+    from bot.files import FileKind, Purpose  # bot.files uses `call` from here
 
 T = TypeVar("T")
 
@@ -25,22 +30,45 @@ class RunStatus(StrEnum):
     CANCELLED = "cancelled"
     EXPIRED = "expired"
     INCOMPLETE = "incomplete"
+    # The run waits for the outputs of function calls (Responses: completed with
+    # `function_call` items; Assistants: `requires_action`).
+    REQUIRES_ACTION = "requires_action"
 
 
 @dataclass(frozen=True)
 class RunState:
-    """A poll's result: the status, and once finished the assistant's text.
+    """A poll's result: the status, and once finished the assistant's answer.
 
     `watermark` names the newest thing the run added to the conversation (the last output
-    item, or the run itself): what a later recovery looks past.
+    item, or the run itself): what a later recovery looks past. `tool_calls`: what a run in
+    REQUIRES_ACTION asks for. `activity`: what a running run is doing ("running code"),
+    when the API says. `files`: files the answer made, to upload next to its text.
     """
 
     status: RunStatus
     text: str = ""
     reason: str | None = None
     watermark: str | None = None
-    # The run continues as a new one (Responses: a follow-up response with tool outputs).
-    next_run_id: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    activity: str | None = None
+    files: tuple[GeneratedFile, ...] = ()
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file the user attached, uploaded to OpenAI: `openai_id` and what kind it is."""
+
+    openai_id: str
+    name: str
+    kind: FileKind
+
+
+@dataclass(frozen=True)
+class UserMessage:
+    """One queued Slack message as the run's input: its text and its files."""
+
+    text: str
+    attachments: tuple[Attachment, ...] = ()
 
 
 class Pending:
@@ -56,14 +84,42 @@ class Backend(Protocol):
 
     kind: str
 
-    async def create_conversation(self, *, key: str) -> str:
+    async def create_conversation(self, *, key: str, assistant: Assistant) -> str:
         """Create the persistent conversation (or thread); return its id."""
         ...
 
     async def start_run(
-        self, *, conversation_id: str, assistant: Assistant, texts: list[str]
+        self, *, conversation_id: str, assistant: Assistant, messages: list[UserMessage]
     ) -> str:
         """Add the user's messages and start the assistant on them; return the run's id."""
+        ...
+
+    async def submit_tool_outputs(
+        self,
+        *,
+        conversation_id: str,
+        run_id: str,
+        assistant: Assistant,
+        outputs: list[ToolOutput],
+    ) -> str:
+        """Send function outputs; return the id of the run to poll next (not idempotent)."""
+        ...
+
+    async def abandon_tool_calls(
+        self, *, conversation_id: str, run_id: str, calls: tuple[ToolCall, ...]
+    ) -> str | None:
+        """Close calls that will not be run (tool-round cap) so the conversation can go on.
+
+        Returns the new watermark, if the conversation got new items.
+        """
+        ...
+
+    def file_purpose(self, kind: FileKind) -> Purpose:
+        """The `purpose` an uploaded attachment of this kind needs on this API."""
+        ...
+
+    async def download_file(self, file: GeneratedFile) -> bytes:
+        """The bytes of a file the assistant made."""
         ...
 
     async def poll_run(
@@ -114,9 +170,19 @@ def _error_code(exc: openai.APIStatusError) -> str | None:
     return getattr(exc, "code", None)
 
 
-def unavailable(function: str) -> str:
-    """The output given for a function call the bridge cannot run: an error the model reads."""
-    return json.dumps({"error": f"function {function!r} is not available in this bridge"})
+def abandoned(call: ToolCall) -> str:
+    """The output of a call the bridge stopped before running (too many tool rounds)."""
+    return json.dumps(
+        {"error": f"{call.name} was not run: this turn reached its limit of tool calls"}
+    )
+
+
+# What the hosted tools are doing, in the words the user sees while a run works.
+ACTIVITY = {
+    "code_interpreter": "running code",
+    "file_search": "searching files",
+    "web_search": "searching the web",
+}
 
 
 async def call(make: Callable[[], Awaitable[T]]) -> T:

@@ -79,6 +79,10 @@ INVALID = {
         GOOD_HEAD + "model = gpt-5-mini\n",
         ": not valid TOML: Invalid value (at line 4, column 9)",
     ),
+    "web_search on the Assistants API": (
+        GOOD_HEAD + 'id = "asst_abc"\ntools = ["web_search"]\n',
+        ":3: assistants.tutor: web_search is a Responses API tool; an `id` assistant cannot use it",
+    ),
     "bad tool name": (
         GOOD_HEAD + 'model = "gpt-5-mini"\ntools = ["web_search", "web_browse"]\n',
         ":5: assistants.tutor.tools.1: Input should be 'code_interpreter', 'file_search' or",
@@ -114,3 +118,24 @@ def test_a_missing_assistants_file_is_named(tmp_path: Path) -> None:
     result = run_cli("assistants", "list", env=env, cwd=tmp_path)
     assert result.returncode == 2
     assert f"ASSISTANTS_FILE {tmp_path / 'nope.toml'}: no such file" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("ref", "named"),
+    [
+        ("acme_missing.tools:lookup", "acme_missing"),
+        ("bot.builtin_functions:no_such_function", "no_such_function"),
+        ("not a reference", "package.module:function"),
+    ],
+)
+def test_serve_refuses_a_function_it_cannot_import_naming_the_line(
+    ref: str, named: str, tmp_path: Path
+) -> None:
+    env = cli_env_in(tmp_path)
+    text = GOOD_HEAD + f'model = "gpt-5-mini"\nfunctions = [\n  "{ref}",\n]\n'
+    path, workdir = place(text, "cwd", tmp_path, env)
+    result = run_cli("serve", env=env, cwd=workdir)
+    assert result.returncode == 2, result.stderr
+    assert f"assistant-bridge: error: {path}:5: assistants.tutor.functions: " in result.stderr
+    assert named in result.stderr
+    assert "Traceback" not in result.stderr

@@ -13,11 +13,16 @@ def reply_text(message: dict[str, Any]) -> str:
     return str(blocks[0]["text"])
 
 
+def answers(slack: FakeSlack, channel: str) -> list[dict[str, Any]]:
+    """The replies posted in `channel` (answers and notices, not the plain-text status lines)."""
+    return [post for post in slack.posts(channel) if post.get("blocks")]
+
+
 def posts_in(slack: FakeSlack, channel: str, count: int = 1) -> list[dict[str, Any]]:
     """Wait until `channel` has at least `count` replies; return them all."""
 
     def enough() -> list[dict[str, Any]]:
-        posts = slack.posts(channel)
+        posts = answers(slack, channel)
         return posts if len(posts) >= count else []
 
     return slack.wait_for(enough)

@@ -9,6 +9,7 @@ import urllib.request
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from bot import messages
 from tests.e2e.harness import BridgeProcess
 from tests.e2e.replies import posts_in, reply_text
 from tests.fakes.openai_api import FakeOpenAI
@@ -143,21 +144,23 @@ def test_healthz_reports_the_database(bridge: BridgeProcess) -> None:
         assert json.loads(response.read()) == {"status": "ok", "database": "ok"}
 
 
-def test_attached_files_are_named_as_not_read_and_the_text_is_still_answered(
+def test_a_file_slack_no_longer_has_is_named_and_the_text_is_still_answered(
     bridge: BridgeProcess, slack: FakeSlack, openai: FakeOpenAI
 ) -> None:
-    files = [{"id": "F1", "name": "q3-report.pdf", "mimetype": "application/pdf"}]
+    # A Slack Connect file comes without its URL, and files.info no longer finds it.
+    files = [{"id": "F1", "name": "q3-report.pdf", "file_access": "check_file_info"}]
     with_text = dm_event("U1", "summarise this", subtype="file_share", files=files)
     bridge.send(event_callback(with_text))
     assert reply_text(posts_in(slack, with_text["channel"])[0]) == "echo: summarise this (turn 1)"
     [hint] = slack.wait_for(lambda: slack.ephemerals(with_text["channel"]))
-    assert "q3-report.pdf" in hint["text"]
+    assert "q3-report.pdf" in hint["text"] and "file_not_found" in hint["text"]
+    assert openai.files == []
 
     only_file = dm_event("U2", "", subtype="file_share", files=files)
     bridge.send(event_callback(only_file))
-    slack.wait_for(lambda: slack.ephemerals(only_file["channel"]))
-    _settle(bridge, slack)
-    assert slack.posts(only_file["channel"]) == []
+    [notice] = posts_in(slack, only_file["channel"])
+    assert reply_text(notice) == messages.NOTHING_TO_SEND
+    assert len(openai.responses_created()) == 1, "nothing was sent for the file alone"
 
 
 def test_events_missing_fields_are_acked_and_ignored(

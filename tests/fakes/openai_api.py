@@ -7,7 +7,6 @@ import copy
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -15,10 +14,21 @@ from aiohttp import web
 
 from tests.fakes.faults import Fault, FaultBook
 from tests.fakes.openai_api_knobs import KnobsMixin
-from tests.fakes.openai_responses import response_json
+from tests.fakes.openai_api_tools import ToolKnobsMixin
+from tests.fakes.openai_http import (
+    BadJson,
+    Form,
+    Recorded,
+    blob_response,
+    form_summary,
+    json_response,
+    read_body,
+    standard_headers,
+)
+from tests.fakes.openai_response_json import response_json
 from tests.fakes.openai_routes import advance_all, route
-from tests.fakes.openai_runs import run_json
-from tests.fakes.openai_shapes import ApiError, ApiRequest, JsonDict, Later, default_error, new_id
+from tests.fakes.openai_run_json import run_json
+from tests.fakes.openai_shapes import ApiError, ApiRequest, Blob, JsonDict, Later, default_error
 from tests.fakes.openai_store import ReplyContext, Responder, Store
 from tests.fakes.openai_threads import assistant_json
 from tests.fakes.runner import ServerThread, wait_until
@@ -32,23 +42,12 @@ _NO_KEY = (
 )
 
 
-@dataclass(frozen=True)
-class Recorded:
-    """One request as received (header names lower-cased, JSON body decoded or None)."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    json: Any
+# Above the Files API's 512 MB limit, so that `max_file_bytes` (not aiohttp) rejects uploads.
+MAX_BODY_BYTES = 600 * 1024 * 1024
 
 
-class _BadJson:
-    pass
-
-
-class FakeOpenAI(KnobsMixin):
-    """Conversations, background Responses, Assistants (threads/runs) and Models, in memory.
+class FakeOpenAI(KnobsMixin, ToolKnobsMixin):
+    """Conversations, background Responses, Assistants (threads/runs), Files and Models.
 
     Use `with FakeOpenAI() as oa:` and point the SDK at `oa.url + "/v1"`.
     """
@@ -59,7 +58,7 @@ class FakeOpenAI(KnobsMixin):
         self._requests: list[Recorded] = []
         # Extra fields of model objects by id (e.g. shutdown_date); may be edited any time.
         self.model_extra: dict[str, JsonDict] = self._store.knobs.model_extra
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._server = ServerThread(app, name="fake-openai")
 
@@ -190,24 +189,21 @@ class FakeOpenAI(KnobsMixin):
 
     # HTTP ------------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        try:
-            payload: Any = json.loads(raw) if raw else None
-        except ValueError:
-            payload = _BadJson()
+        payload, form = await read_body(request)
         headers = {k.lower(): v for k, v in request.headers.items()}
         recorded = Recorded(
             request.method,
             request.path,
             dict(request.query),
             headers,
-            None if isinstance(payload, _BadJson) else payload,
+            None if isinstance(payload, BadJson) else payload,
+            form_summary(form),
         )
         with self._store.lock:
             self._requests.append(recorded)
         fault = self._faults.take(request.method, request.path)
         if fault is not None and fault.after:
-            answer = await self._answer_or_error(request, recorded, payload)
+            answer = await self._answer_or_error(request, recorded, payload, form)
             if fault.drop:
                 if request.transport is not None:
                     request.transport.abort()
@@ -219,44 +215,46 @@ class FakeOpenAI(KnobsMixin):
                 request.transport.abort()
             return web.Response(status=204)
         if fault is not None:
-            return _json(fault.status, fault.body, fault.headers)
-        return await self._answer_or_error(request, recorded, payload)
+            return json_response(fault.status, fault.body, fault.headers)
+        return await self._answer_or_error(request, recorded, payload, form)
 
     async def _answer_or_error(
-        self, request: web.Request, recorded: Recorded, payload: Any
+        self, request: web.Request, recorded: Recorded, payload: Any, form: Form | None
     ) -> web.StreamResponse:
         try:
-            return await self._answer(request, recorded, payload)
+            return await self._answer(request, recorded, payload, form)
         except ApiError as exc:
-            return _json(exc.status, exc.body)
+            return json_response(exc.status, exc.body)
         except Exception as exc:  # a bug in the fake: answer 500 and keep it for the test
             with self._store.lock:
                 self._store.errors.append(f"{request.method} {request.path}: {exc!r}")
-            return _json(500, default_error(500))
+            return json_response(500, default_error(500))
 
     async def _answer(
-        self, request: web.Request, recorded: Recorded, payload: Any
+        self, request: web.Request, recorded: Recorded, payload: Any, form: Form | None
     ) -> web.StreamResponse:
         self._check_auth(recorded.headers.get("authorization", ""))
-        if isinstance(payload, _BadJson):
+        if isinstance(payload, BadJson):
             raise ApiError(400, "We could not parse the JSON body of your request.")
         found = route(request.method, request.path)
         if found is None:
             raise ApiError(404, f"Invalid URL ({request.method} {request.path})")
         handler, match = found
         api_request = ApiRequest(
-            request.method, request.path, dict(recorded.query), copy.deepcopy(payload)
+            request.method, request.path, dict(recorded.query), copy.deepcopy(payload), form
         )
         with self._store.lock:
             advance_all(self._store)
             result = handler(self._store, api_request, match)
+            if isinstance(result, Blob):
+                return blob_response(result)
             text = None if isinstance(result, Later) else json.dumps(result)
         if isinstance(result, Later):
             await asyncio.sleep(result.delay)
             with self._store.lock:
                 advance_all(self._store)
                 text = json.dumps(result.then())
-        return web.Response(text=text, content_type="application/json", headers=_standard_headers())
+        return web.Response(text=text, content_type="application/json", headers=standard_headers())
 
     def _check_auth(self, authorization: str) -> None:
         scheme, _, key = authorization.partition(" ")
@@ -270,20 +268,3 @@ class FakeOpenAI(KnobsMixin):
                 "find your API key at https://platform.openai.com/account/api-keys.",
                 code="invalid_api_key",
             )
-
-
-def _standard_headers() -> dict[str, str]:
-    return {
-        "x-request-id": new_id("req"),
-        "openai-version": "2020-10-01",
-        "openai-processing-ms": "12",
-    }
-
-
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        status=status,
-        text=json.dumps(body),
-        content_type="application/json",
-        headers={**_standard_headers(), **(headers or {})},
-    )

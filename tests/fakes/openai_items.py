@@ -22,6 +22,8 @@ def _message_item(role: str, content: Any) -> JsonDict:
         if part.get("type") == "output_text":
             part.setdefault("annotations", [])
             part.setdefault("logprobs", [])
+        elif part.get("type") == "input_image":
+            part.setdefault("detail", "auto")
     return {
         "type": "message",
         "id": new_id("msg"),
@@ -125,12 +127,24 @@ def check_tool_pairs(prior: list[JsonDict], new: list[JsonDict]) -> None:
     everything = prior + new
     calls = {i.get("call_id") for i in everything if i.get("type") == "function_call"}
     answered = {i.get("call_id") for i in everything if i.get("type") == "function_call_output"}
+    seen = {i.get("call_id") for i in prior if i.get("type") == "function_call_output"}
     for item in new:
-        if item.get("type") == "function_call_output" and item.get("call_id") not in calls:
+        if item.get("type") != "function_call_output":
+            continue
+        call_id = item.get("call_id")
+        if call_id not in calls:
             raise ApiError(
                 400,
-                f"No tool call found for function call output with call_id {item.get('call_id')}.",
+                f"No tool call found for function call output with call_id {call_id}.",
                 param="input",
             )
+        if call_id in seen:
+            raise ApiError(
+                400,
+                f"Duplicate function_call_output for call_id '{call_id}'. Each function_call "
+                "must have exactly one matching function_call_output.",
+                param="input",
+            )
+        seen.add(call_id)
     for call_id in calls - answered:
         raise ApiError(400, f"No tool output found for function call {call_id}.", param="input")

@@ -15,18 +15,10 @@ from tests.fakes.openai_items import (
     tool_outputs,
     user_texts,
 )
-from tests.fakes.openai_shapes import (
-    ApiError,
-    ApiRequest,
-    JsonDict,
-    Later,
-    Result,
-    estimate_tokens,
-    missing,
-    new_id,
-    texts_of,
-)
+from tests.fakes.openai_response_json import response_json, usage_of
+from tests.fakes.openai_shapes import ApiError, ApiRequest, JsonDict, Later, Result, missing, new_id
 from tests.fakes.openai_store import ACTIVE_RESPONSE, ReplyContext, ResponseRec, Store, Timed
+from tests.fakes.openai_tools import annotate_answer, hosted_items, plan_response
 
 SERVER_ERROR = {
     "code": "server_error",
@@ -100,6 +92,7 @@ def create_response(store: Store, req: ApiRequest, _: re.Match[str]) -> Result:
     conversation_id, prior = _prior_items(store, body)
     items = normalize_input(body.get("input"))
     check_tool_pairs(prior, items)
+    calls, plan, file_ids = plan_response(store, body, items)
     rec = ResponseRec(
         id=new_id("resp"),
         created_at=time.time(),
@@ -108,8 +101,10 @@ def create_response(store: Store, req: ApiRequest, _: re.Match[str]) -> Result:
         conversation_id=conversation_id,
         timing=Timed(time.monotonic(), store.knobs.latency),
         final_status=store.planned_final_status(),
-        planned_calls=store.take_planned_calls(),
+        planned_calls=calls,
         history=history_of(prior),
+        plan=plan,
+        file_ids=file_ids,
     )
     store.responses[rec.id] = rec
     if conversation_id:
@@ -153,6 +148,8 @@ def advance_response(store: Store, rec: ResponseRec) -> None:
     phase = rec.timing.phase()
     if phase != "done":
         rec.status = phase
+        if phase == "in_progress":
+            rec.output = hosted_items(rec, _query(rec), done=False)
         return
     final = (
         rec.final_status
@@ -170,14 +167,19 @@ def advance_response(store: Store, rec: ResponseRec) -> None:
     elif final == "cancelled":
         pass
     elif rec.planned_calls and final == "completed":
-        rec.output = [function_call_item(call) for call in rec.planned_calls]
+        rec.output = hosted_items(rec, _query(rec), done=True) + [
+            function_call_item(call) for call in rec.planned_calls
+        ]
     elif text is not None:
-        rec.output = [output_message(text, status=final)]
+        text, annotations = annotate_answer(store, rec.plan, text)
+        message = output_message(text, status=final)
+        message["content"][0]["annotations"] = annotations
+        rec.output = [*hosted_items(rec, _query(rec), done=True), message]
     if final == "incomplete":
         rec.incomplete_details = {"reason": "max_output_tokens"}
     if final in ("completed", "incomplete"):
         rec.completed_at = time.time() if final == "completed" else None
-        rec.usage = _usage(rec)
+        rec.usage = usage_of(rec)
     if rec.conversation_id and rec.conversation_id in store.conversations:
         store.conversations[rec.conversation_id].items.extend(rec.output)
 
@@ -205,53 +207,10 @@ def _context(store: Store, rec: ResponseRec) -> ReplyContext:
         tool_outputs=tool_outputs(rec.input_items),
         turn=done + 1,
         turn_id=rec.id,
+        file_ids=list(rec.file_ids),
     )
 
 
-def _usage(rec: ResponseRec) -> JsonDict:
-    inputs = estimate_tokens([text for _, text in rec.history] + user_texts(rec.input_items))
-    outputs = estimate_tokens([t for item in rec.output for t in texts_of(item.get("content"))])
-    return {
-        "input_tokens": inputs,
-        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
-        "output_tokens": outputs,
-        "output_tokens_details": {"reasoning_tokens": 0},
-        "total_tokens": inputs + outputs,
-    }
-
-
-def response_json(rec: ResponseRec) -> JsonDict:
-    body = rec.request
-    return {
-        "id": rec.id,
-        "object": "response",
-        "created_at": int(rec.created_at),
-        "status": rec.status,
-        "background": bool(body.get("background")),
-        "completed_at": int(rec.completed_at) if rec.completed_at else None,
-        "conversation": {"id": rec.conversation_id} if rec.conversation_id else None,
-        "error": rec.error,
-        "incomplete_details": rec.incomplete_details,
-        "instructions": body.get("instructions"),
-        "max_output_tokens": body.get("max_output_tokens"),
-        "max_tool_calls": body.get("max_tool_calls"),
-        "metadata": body.get("metadata") or {},
-        "model": body.get("model"),
-        "output": list(rec.output),
-        "parallel_tool_calls": body.get("parallel_tool_calls", True),
-        "previous_response_id": body.get("previous_response_id"),
-        "prompt_cache_key": body.get("prompt_cache_key"),
-        "reasoning": body.get("reasoning") or {"effort": None, "summary": None},
-        "safety_identifier": body.get("safety_identifier"),
-        "service_tier": "default",
-        "store": body.get("store", True),
-        "temperature": body.get("temperature", 1.0),
-        "text": body.get("text") or {"format": {"type": "text"}, "verbosity": "medium"},
-        "tool_choice": body.get("tool_choice", "auto"),
-        "tools": list(body.get("tools") or []),
-        "top_logprobs": body.get("top_logprobs", 0),
-        "top_p": body.get("top_p", 1.0),
-        "truncation": body.get("truncation", "disabled"),
-        "usage": rec.usage,
-        "user": body.get("user"),
-    }
+def _query(rec: ResponseRec) -> str:
+    texts = user_texts(rec.input_items)
+    return texts[0] if texts else ""

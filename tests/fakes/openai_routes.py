@@ -6,8 +6,10 @@ import re
 from collections.abc import Callable
 
 from tests.fakes import openai_conversations as conv
+from tests.fakes import openai_files as files
 from tests.fakes import openai_responses as resp
 from tests.fakes import openai_runs as runs
+from tests.fakes import openai_steps as steps
 from tests.fakes import openai_threads as threads
 from tests.fakes.openai_shapes import ApiError, ApiRequest, Result
 from tests.fakes.openai_store import Store
@@ -37,6 +39,7 @@ def _model(store: Store, name: str) -> dict[str, object]:
 _ID = r"(?P<id>[^/]+)"
 _THREAD = r"/v1/threads/(?P<tid>[^/]+)"
 _RUN = _THREAD + r"/runs/(?P<rid>[^/]+)"
+_CONTAINER_FILE = r"/v1/containers/(?P<cid>[^/]+)/files/(?P<fid>[^/]+)"
 
 _TABLE: list[tuple[str, str, Handler]] = [
     ("GET", r"/v1/models", list_models),
@@ -66,6 +69,13 @@ _TABLE: list[tuple[str, str, Handler]] = [
     ("GET", _RUN, runs.retrieve_run),
     ("POST", _RUN + "/cancel", runs.cancel_run),
     ("POST", _RUN + "/submit_tool_outputs", runs.submit_tool_outputs),
+    ("GET", _RUN + "/steps", steps.list_steps),
+    ("POST", r"/v1/files", files.create_file),
+    ("GET", rf"/v1/files/{_ID}", files.retrieve_file),
+    ("DELETE", rf"/v1/files/{_ID}", files.delete_file),
+    ("GET", rf"/v1/files/{_ID}/content", files.file_content),
+    ("GET", _CONTAINER_FILE, files.retrieve_container_file),
+    ("GET", _CONTAINER_FILE + "/content", files.container_file_content),
 ]
 
 ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import time
 
+from tests.fakes.openai_files import check_file_ids
 from tests.fakes.openai_items import function_call_item
+from tests.fakes.openai_run_json import run_json
 from tests.fakes.openai_shapes import (
     ApiError,
     ApiRequest,
-    JsonDict,
     Result,
     estimate_tokens,
     list_page,
@@ -18,16 +19,24 @@ from tests.fakes.openai_shapes import (
     not_found,
     texts_of,
 )
+from tests.fakes.openai_steps import (
+    add_message_step,
+    close_steps,
+    open_function_step,
+    open_hosted_step,
+    plan_run_tools,
+    reply_content,
+)
 from tests.fakes.openai_store import ACTIVE_RUN, ReplyContext, RunRec, Store, Timed, now_int
 from tests.fakes.openai_threads import (
     active_run_id,
     add_message,
     get_assistant,
     get_thread,
+    message_file_ids,
     thread_message,
 )
 
-RUN_LIFETIME = 600  # runs expire ten minutes after creation
 LAST_ERROR = {"code": "server_error", "message": "Sorry, something went wrong."}
 
 
@@ -41,7 +50,11 @@ def create_run(store: Store, req: ApiRequest, match: re.Match[str]) -> Result:
     active = active_run_id(store, thread.id)
     if active is not None:
         raise ApiError(400, f"Thread {thread.id} already has an active run {active}.")
-    for message in body.get("additional_messages") or []:
+    additional = body.get("additional_messages") or []
+    for message in additional:  # all or nothing: check every file id before adding any
+        ids = message_file_ids(message.get("content"), message.get("attachments"))
+        check_file_ids(store, ids, "additional_messages")
+    for message in additional:
         add_message(store, thread, message)
     # The turn's user texts: what users said since the assistant last answered (a failed or
     # cancelled run leaves them pending for the next run, as the model would see them).
@@ -51,6 +64,9 @@ def create_run(store: Store, req: ApiRequest, match: re.Match[str]) -> Result:
     if body.get("additional_instructions"):
         instructions = f"{instructions}\n{body['additional_instructions']}".strip()
     tools = body.get("tools")
+    rounds = store.take_rounds()
+    plan = store.take_plan(rounds, answers_now=True)
+    plan_run_tools(plan)
     rec = RunRec(
         id=new_id("run"),
         thread_id=thread.id,
@@ -62,7 +78,9 @@ def create_run(store: Store, req: ApiRequest, match: re.Match[str]) -> Result:
         tools=list(tools if tools is not None else assistant.get("tools") or []),
         timing=Timed(time.monotonic(), store.knobs.latency),
         final_status=store.planned_final_status(),
-        planned_calls=store.take_planned_calls(),
+        planned_calls=rounds[0] if rounds else [],
+        plan=plan,
+        file_ids=[i for m in new for i in message_file_ids(m["content"], m["attachments"])],
         user_texts=[t for m in new if m["role"] == "user" for t in texts_of(m["content"])],
         history=[
             (m["role"], "\n".join(texts_of(m["content"])))
@@ -115,6 +133,11 @@ def submit_tool_outputs(store: Store, req: ApiRequest, match: re.Match[str]) -> 
             param="tool_outputs",
         )
     run.tool_outputs.extend(str(o.get("output")) for o in outputs)
+    close_steps(
+        run, "completed", {str(o.get("tool_call_id")): str(o.get("output")) for o in outputs}
+    )
+    later = run.plan.later_rounds
+    run.planned_calls = store.forever_calls() or (later.pop(0) if later else [])
     run.required_action = None
     run.status = "queued"
     run.timing = Timed(time.monotonic(), store.knobs.latency)
@@ -125,12 +148,15 @@ def advance_run(store: Store, run: RunRec) -> None:
     """Bring `run` up to date with the clock; a finished run never changes again."""
     if run.status == "cancelling":
         run.status, run.cancelled_at = "cancelled", now_int()
+        close_steps(run, "cancelled")
         return
     if run.status not in ("queued", "in_progress"):
         return
     phase = run.timing.phase()
     if phase == "in_progress" and run.started_at is None:
         run.started_at = now_int()
+    if phase != "queued":
+        open_hosted_step(run)
     if phase != "done":
         run.status = phase
         return
@@ -140,6 +166,8 @@ def advance_run(store: Store, run: RunRec) -> None:
         calls = [function_call_item(call) for call in run.planned_calls]
         run.planned_calls = []
         run.status = "requires_action"
+        close_steps(run, "completed")
+        open_function_step(run, calls)
         run.required_action = {
             "type": "submit_tool_outputs",
             "submit_tool_outputs": {
@@ -167,11 +195,19 @@ def _finish(store: Store, run: RunRec, final: str) -> None:
         run.last_error, run.failed_at = dict(LAST_ERROR), now_int()
     elif final == "cancelled":
         run.cancelled_at = now_int()
+    close_steps(run, final)
     if text is not None and thread is not None:
+        content = reply_content(store, run.plan, text)
         message = thread_message(
-            thread.id, "assistant", text, run_id=run.id, assistant_id=run.assistant_id, status=final
+            thread.id,
+            "assistant",
+            content,
+            run_id=run.id,
+            assistant_id=run.assistant_id,
+            status=final,
         )
         thread.messages.append(message)
+        add_message_step(run, message["id"])
         run.usage = {
             "prompt_tokens": estimate_tokens(run.user_texts),
             "completion_tokens": estimate_tokens([text]),
@@ -200,39 +236,5 @@ def _context(store: Store, run: RunRec) -> ReplyContext:
         tool_outputs=list(run.tool_outputs),
         turn=done + 1,
         turn_id=run.id,
+        file_ids=list(run.file_ids),
     )
-
-
-def run_json(run: RunRec) -> JsonDict:
-    body = run.request
-    return {
-        "id": run.id,
-        "object": "thread.run",
-        "created_at": run.created_at,
-        "assistant_id": run.assistant_id,
-        "thread_id": run.thread_id,
-        "status": run.status,
-        "started_at": run.started_at,
-        "expires_at": run.created_at + RUN_LIFETIME if run.status in ACTIVE_RUN else None,
-        "cancelled_at": run.cancelled_at,
-        "failed_at": run.failed_at,
-        "completed_at": run.completed_at,
-        "required_action": run.required_action,
-        "last_error": run.last_error,
-        "model": run.model,
-        "instructions": run.instructions,
-        "tools": list(run.tools),
-        "tool_resources": {},
-        "metadata": body.get("metadata") or {},
-        "temperature": body.get("temperature", 1.0),
-        "top_p": body.get("top_p", 1.0),
-        "max_completion_tokens": body.get("max_completion_tokens"),
-        "max_prompt_tokens": body.get("max_prompt_tokens"),
-        "truncation_strategy": body.get("truncation_strategy")
-        or {"type": "auto", "last_messages": None},
-        "incomplete_details": run.incomplete_details,
-        "usage": run.usage,
-        "response_format": body.get("response_format", "auto"),
-        "tool_choice": body.get("tool_choice", "auto"),
-        "parallel_tool_calls": body.get("parallel_tool_calls", True),
-    }

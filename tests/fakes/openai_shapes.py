@@ -11,6 +11,15 @@ JsonDict = dict[str, Any]
 
 
 @dataclass(frozen=True)
+class FormFile:
+    """A file part of a multipart/form-data request."""
+
+    filename: str
+    content: bytes
+    content_type: str
+
+
+@dataclass(frozen=True)
 class ApiRequest:
     """A decoded request as the endpoint functions see it."""
 
@@ -18,6 +27,8 @@ class ApiRequest:
     path: str
     query: dict[str, str]
     json: Any
+    # Fields of a multipart/form-data body (text fields as str, file parts as FormFile).
+    form: Mapping[str, str | FormFile] | None = None
 
     def body(self) -> JsonDict:
         return self.json if isinstance(self.json, dict) else {}
@@ -31,7 +42,15 @@ class Later:
     then: Callable[[], JsonDict]
 
 
-Result = JsonDict | Later
+@dataclass(frozen=True)
+class Blob:
+    """A raw (non-JSON) answer, e.g. a file's content."""
+
+    content: bytes
+    content_type: str
+
+
+Result = JsonDict | Later | Blob
 
 
 def new_id(prefix: str) -> str:

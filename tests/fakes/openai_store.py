@@ -37,6 +37,9 @@ class ReplyContext:
     tool_outputs: list[str]
     turn: int
     turn_id: str
+    # Ids of the files the turn's input referenced (input_file/input_image/image_file parts,
+    # message attachments, code-interpreter container file_ids).
+    file_ids: list[str] = field(default_factory=list)
 
 
 Responder = Callable[[ReplyContext], str]
@@ -65,6 +68,37 @@ class Timed:
 
 
 @dataclass
+class TurnPlan:
+    """What one turn does besides answering, captured from the knobs when it is created."""
+
+    later_rounds: list[list[JsonDict]] = field(default_factory=list)
+    generated: list[JsonDict] = field(default_factory=list)
+    citations: list[JsonDict] = field(default_factory=list)
+    activity: list[str] = field(default_factory=list)
+    # Hosted tool name -> the id of its output item / run-step tool call (stable across polls).
+    hosted_ids: dict[str, str] = field(default_factory=dict)
+    container_id: str | None = None
+
+
+@dataclass
+class FileRec:
+    id: str
+    filename: str
+    purpose: str
+    content: bytes
+    created_at: int
+
+
+@dataclass
+class ContainerFileRec:
+    id: str
+    container_id: str
+    filename: str
+    content: bytes
+    created_at: int
+
+
+@dataclass
 class ConversationRec:
     id: str
     created_at: int
@@ -89,6 +123,8 @@ class ResponseRec:
     incomplete_details: JsonDict | None = None
     completed_at: float | None = None
     history: list[tuple[str, str]] = field(default_factory=list)
+    plan: TurnPlan = field(default_factory=TurnPlan)
+    file_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -124,6 +160,9 @@ class RunRec:
     completed_at: int | None = None
     cancelled_at: int | None = None
     failed_at: int | None = None
+    plan: TurnPlan = field(default_factory=TurnPlan)
+    file_ids: list[str] = field(default_factory=list)
+    steps: list[JsonDict] = field(default_factory=list)
 
 
 @dataclass
@@ -134,6 +173,12 @@ class Knobs:
     responder: Responder = echo_responder
     final_status: str | None = None
     function_calls_next: list[JsonDict] = field(default_factory=list)
+    function_call_rounds_next: list[list[JsonDict]] = field(default_factory=list)
+    function_calls_forever: list[JsonDict] | None = None
+    generated_files_next: list[JsonDict] = field(default_factory=list)
+    citations_next: list[JsonDict] = field(default_factory=list)
+    activity_next: list[str] = field(default_factory=list)
+    max_file_bytes: int = 512 * 1024 * 1024
     models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
     api_key: str | None = None
     # Extra fields of a model object by model id, e.g. {"gpt-4o": {"shutdown_date": "…"}}.
@@ -151,11 +196,42 @@ class Store:
     assistants: dict[str, JsonDict] = field(default_factory=dict)
     threads: dict[str, ThreadRec] = field(default_factory=dict)
     runs: dict[str, RunRec] = field(default_factory=dict)
+    files: dict[str, FileRec] = field(default_factory=dict)
+    containers: set[str] = field(default_factory=set)
+    container_files: dict[str, ContainerFileRec] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
     def take_planned_calls(self) -> list[JsonDict]:
         calls, self.knobs.function_calls_next = self.knobs.function_calls_next, []
         return list(calls)
+
+    def forever_calls(self) -> list[JsonDict] | None:
+        """A fresh round of the `function_calls_forever` calls (new call ids), if set."""
+        forever = self.knobs.function_calls_forever
+        if not forever:
+            return None
+        return [{k: v for k, v in call.items() if k != "call_id"} for call in forever]
+
+    def take_rounds(self) -> list[list[JsonDict]]:
+        """The function-call rounds a new turn makes: [] answers at once."""
+        forever = self.forever_calls()
+        if forever is not None:
+            return [forever]
+        calls = self.take_planned_calls()
+        if calls:
+            return [calls]
+        rounds, self.knobs.function_call_rounds_next = self.knobs.function_call_rounds_next, []
+        return [list(r) for r in rounds if r]
+
+    def take_plan(self, rounds: list[list[JsonDict]], *, answers_now: bool) -> TurnPlan:
+        """Later rounds and the hosted-tool knobs (files and citations only if it answers now)."""
+        knobs = self.knobs
+        plan = TurnPlan(later_rounds=rounds[1:], activity=list(knobs.activity_next))
+        knobs.activity_next = []
+        if answers_now:
+            plan.generated, knobs.generated_files_next = list(knobs.generated_files_next), []
+            plan.citations, knobs.citations_next = list(knobs.citations_next), []
+        return plan
 
     def planned_final_status(self) -> str:
         return self.knobs.final_status or "completed"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from tests.fakes.openai_files import check_file_ids, file_ids_in_parts
 from tests.fakes.openai_shapes import (
     ApiError,
     ApiRequest,
@@ -66,6 +67,7 @@ def thread_message(
     assistant_id: str | None = None,
     status: str = "completed",
     metadata: dict[str, Any] | None = None,
+    attachments: list[JsonDict] | None = None,
 ) -> JsonDict:
     """A `thread.message`; `content` is a string or a list of content parts."""
     if isinstance(content, str):
@@ -92,7 +94,7 @@ def thread_message(
         "run_id": run_id,
         "role": role,
         "content": parts,
-        "attachments": [],
+        "attachments": list(attachments or []),
         "metadata": dict(metadata or {}),
         "status": status,
         "completed_at": created if status == "completed" else None,
@@ -133,9 +135,28 @@ def add_message(store: Store, thread: ThreadRec, body: JsonDict) -> JsonDict:
         )
     if "content" not in body:
         raise missing("content")
-    message = thread_message(thread.id, str(role), body["content"], metadata=body.get("metadata"))
+    attachments = body.get("attachments") or []
+    if not isinstance(attachments, list) or not all(isinstance(a, dict) for a in attachments):
+        raise ApiError(400, "Invalid 'attachments': expected an array.", param="attachments")
+    check_file_ids(store, message_file_ids(None, attachments), "attachments")
+    check_file_ids(store, file_ids_in_parts(body["content"]), "content")
+    message = thread_message(
+        thread.id,
+        str(role),
+        body["content"],
+        metadata=body.get("metadata"),
+        attachments=attachments,
+    )
     thread.messages.append(message)
     return message
+
+
+def message_file_ids(content: Any, attachments: Any) -> list[str]:
+    """Ids of a message's attachments and image_file parts."""
+    attached = [
+        str(a["file_id"]) for a in attachments or [] if isinstance(a, dict) and a.get("file_id")
+    ]
+    return attached + file_ids_in_parts(content)
 
 
 def retrieve_assistant(store: Store, _: ApiRequest, match: re.Match[str]) -> Result:

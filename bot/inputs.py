@@ -1,0 +1,123 @@
+"""A turn's input: its queued messages, with their files fetched from Slack and sent to OpenAI.
+
+Each file's OpenAI id is written back to its message row as soon as it is uploaded, so a
+retried start (or another process) does not upload it again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from openai import AsyncOpenAI
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import update
+from sqlmodel import col
+
+from bot import messages
+from bot.backends import Backend
+from bot.backends.base import Attachment, UserMessage
+from bot.files import FileFetchError, SlackFile, download, kind_of, refresh, upload
+from storage.db import Database
+from storage.models import InboundMessage
+
+log = logging.getLogger(__name__)
+
+# Tell the user about a file that could not be taken: (message, text).
+Notice = Callable[[InboundMessage, str], Awaitable[None]]
+
+
+def stored_files(message: InboundMessage) -> list[dict[str, Any]]:
+    return list(json.loads(message.files)) if message.files else []
+
+
+class InputBuilder:
+    """Builds the run's input from stored messages; moves attached files on the way."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        openai: AsyncOpenAI,
+        slack_token: str,
+        session: Callable[[], aiohttp.ClientSession],
+        max_bytes: int,
+        notice: Notice,
+        slack: AsyncWebClient | None = None,
+    ) -> None:
+        self.slack = slack
+        self.db = db
+        self.openai = openai
+        self.slack_token = slack_token
+        self.session = session
+        self.max_bytes = max_bytes
+        self.notice = notice
+
+    async def build(self, queued: list[InboundMessage], backend: Backend) -> list[UserMessage]:
+        """One UserMessage per queued message; a file that cannot be moved is left out
+        (the user is told which and why), the rest of the message still goes. Empty when
+        nothing is left to send.
+
+        Raises BackendError when OpenAI refuses an upload (the start fails or is retried).
+        """
+        built = []
+        for message in queued:
+            attachments = []
+            if message.files:
+                attachments = await self._attachments(message, backend)
+            if message.text or attachments:  # a message of files that all failed says nothing
+                built.append(UserMessage(text=message.text, attachments=tuple(attachments)))
+        return built
+
+    async def _attachments(self, message: InboundMessage, backend: Backend) -> list[Attachment]:
+        entries = stored_files(message)
+        attachments: list[Attachment] = []
+        changed = False
+        failed: list[str] = []
+        for entry in entries:
+            file = SlackFile.from_json({k: v for k, v in entry.items() if k != "openai_id"})
+            kind = kind_of(file)
+            if kind is None:
+                continue
+            if "openai_id" not in entry:  # not tried yet
+                try:
+                    if file.url is None and self.slack is not None:
+                        file = await refresh(self.slack, file)  # Slack Connect: look it up
+                    data = await download(
+                        self.session(), token=self.slack_token, file=file, max_bytes=self.max_bytes
+                    )
+                except FileFetchError as exc:
+                    log.warning("file %s of message %s not fetched: %s", file.id, message.id, exc)
+                    failed.append(f"{file.name}: {exc.reason}")
+                    entry["openai_id"] = ""
+                    entry["skipped"] = exc.reason
+                    changed = True
+                    continue
+                entry["openai_id"] = await upload(
+                    self.openai, file=file, data=data, purpose=backend.file_purpose(kind)
+                )
+                changed = True
+                await self._save(message, entries)
+                changed = False
+            if entry.get("openai_id"):
+                attachments.append(Attachment(str(entry["openai_id"]), file.name, kind))
+        if changed:
+            await self._save(message, entries)
+        if failed:
+            await self.notice(message, messages.FILES_NOT_FETCHED.format(files="\n".join(failed)))
+        return attachments
+
+    async def _save(self, message: InboundMessage, entries: list[dict[str, Any]]) -> None:
+        message.files = json.dumps(entries)
+        async with self.db.session() as session:
+            await session.exec(
+                update(InboundMessage)
+                .where(col(InboundMessage.id) == message.id)
+                .values(files=message.files)
+            )
+
+
+__all__ = ["InputBuilder", "stored_files"]
