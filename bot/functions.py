@@ -9,15 +9,17 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, PydanticUserError, TypeAdapter, ValidationError
-from pydantic import create_model as create_pydantic_model
+from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import ConfigError
+from bot.function_schema import arg_descriptions, arguments_model, clean_schema, first_paragraph
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +27,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 # What OpenAI accepts as a function name (both APIs).
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _REF = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
-_ARGS_HEADER = re.compile(r"^(\s*)(Args|Arguments|Parameters):\s*$")
-_ARG_LINE = re.compile(r"^(\*{0,2}\w+)\s*(\([^)]*\))?\s*:\s*(.*)$")
 _MAX_ERRORS_SHOWN = 3
+# A function's output beyond this is cut (about 25k tokens).
+MAX_OUTPUT_CHARS = 100_000
+_SYNC_CALLS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="function")
 _MAX_MESSAGE = 500
 
 
@@ -110,7 +113,10 @@ class Function:
         if self.is_async:
             result = await self.target(**kwargs)
         else:
-            result = await asyncio.to_thread(self.target, **kwargs)
+            # Their own threads: a sync function that hangs past its timeout keeps its
+            # thread, and must not starve the default executor (aiohttp resolves DNS there).
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(_SYNC_CALLS, partial(self.target, **kwargs))
         if inspect.isawaitable(result):  # a sync wrapper around a coroutine function
             result = await result
         return render_result(result)
@@ -141,10 +147,18 @@ class Function:
 
 def render_result(value: Any) -> str:
     """A str goes back as is; anything else as JSON (None as `null`). Pydantic's encoder
-    handles models, dataclasses, datetimes, enums and sets; what it can't encode, str()."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(to_jsonable_python(value, fallback=str), ensure_ascii=False)
+    handles models, dataclasses, datetimes, enums and sets; what it can't encode, str().
+    Longer than MAX_OUTPUT_CHARS is cut, with a note the model reads: a huge output would
+    make the request carrying it fail, and the model could not read it all anyway."""
+    text = (
+        value
+        if isinstance(value, str)
+        else json.dumps(to_jsonable_python(value, fallback=str), ensure_ascii=False)
+    )
+    if len(text) > MAX_OUTPUT_CHARS:
+        cut = len(text) - MAX_OUTPUT_CHARS
+        return f"{text[:MAX_OUTPUT_CHARS]}\n[output cut: {cut:,} more characters]"
+    return text
 
 
 def tool(
@@ -223,15 +237,15 @@ def _build(ref: str, target: Callable[..., Any]) -> Function:
         ) from None
     context = [p for p, hint in hints.items() if hint is ToolContext and p in signature.parameters]
     docstring = inspect.getdoc(target) or ""
-    description = str(explicit.get("description") or _first_paragraph(docstring))
+    description = str(explicit.get("description") or first_paragraph(docstring))
     model: type[BaseModel] | None = None
     if "parameters" in explicit:
         schema = explicit["parameters"]
         if not isinstance(schema, dict) or schema.get("type") != "object":
             raise ConfigError(f'function {ref!r}: openai_schema parameters need "type": "object"')
     else:
-        model = _arguments_model(ref, name, signature, hints, set(context))
-        schema = _clean(model.model_json_schema(), _arg_descriptions(docstring))
+        model = arguments_model(ref, name, signature, hints, set(context))
+        schema = clean_schema(model.model_json_schema(), arg_descriptions(docstring))
     return Function(
         name=name,
         ref=ref,
@@ -242,95 +256,6 @@ def _build(ref: str, target: Callable[..., Any]) -> Function:
         context_parameter=context[0] if context else None,
         is_async=inspect.iscoroutinefunction(target),
     )
-
-
-def _arguments_model(
-    ref: str,
-    name: str,
-    signature: inspect.Signature,
-    hints: dict[str, Any],
-    skip: set[str],
-) -> type[BaseModel]:
-    fields: dict[str, Any] = {}
-    for parameter in signature.parameters.values():
-        if parameter.name in skip or parameter.kind is parameter.VAR_KEYWORD:
-            continue
-        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.VAR_POSITIONAL):
-            raise ConfigError(
-                f"function {ref!r}: parameter {parameter.name!r}: the model passes arguments "
-                "by name, so positional-only and *args parameters cannot be offered"
-            )
-        if parameter.name.startswith("_"):
-            raise ConfigError(
-                f"function {ref!r}: parameter {parameter.name!r}: names starting with _ "
-                "cannot be offered"
-            )
-        hint = hints.get(parameter.name, Any)
-        default = ... if parameter.default is parameter.empty else parameter.default
-        fields[parameter.name] = (hint, default)
-    try:
-        model: type[BaseModel] = create_pydantic_model(
-            f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields
-        )
-        model.model_json_schema()
-        return model
-    except (PydanticUserError, TypeError, ValueError) as exc:
-        raise ConfigError(
-            f"function {ref!r}: cannot build a JSON schema: {_culprit(fields) or exc}"
-        ) from None
-
-
-def _culprit(fields: dict[str, Any]) -> str | None:
-    """Which parameter's type pydantic cannot turn into a JSON schema."""
-    for parameter, (hint, _default) in fields.items():
-        try:
-            TypeAdapter(hint).json_schema()
-        except (PydanticUserError, TypeError, ValueError) as exc:
-            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            return f"parameter {parameter!r} ({hint!r}): {first_line}"
-    return None
-
-
-def _clean(schema: dict[str, Any], described: dict[str, str]) -> dict[str, Any]:
-    """Drop pydantic's titles ("Arguments", "City"), noise the model pays tokens for; add the
-    docstring's descriptions where `Field(description=…)` gave none."""
-    schema.pop("title", None)
-    for name, prop in schema.get("properties", {}).items():
-        prop.pop("title", None)
-        if name in described and "description" not in prop:
-            prop["description"] = described[name]
-    return schema
-
-
-def _first_paragraph(docstring: str) -> str:
-    paragraph = docstring.strip().split("\n\n", 1)[0]
-    return " ".join(line.strip() for line in paragraph.splitlines())
-
-
-def _arg_descriptions(docstring: str) -> dict[str, str]:
-    """Parameter descriptions from a Google-style `Args:` section (`name (type): text`)."""
-    found: dict[str, list[str]] = {}
-    lines = docstring.splitlines()
-    start = next((i for i, line in enumerate(lines) if _ARGS_HEADER.match(line)), None)
-    if start is None:
-        return {}
-    header_indent = len(lines[start]) - len(lines[start].lstrip())
-    entry_indent: int | None = None
-    current: list[str] | None = None
-    for line in lines[start + 1 :]:
-        if not line.strip():
-            continue
-        indent = len(line) - len(line.lstrip())
-        if indent <= header_indent:
-            break
-        entry_indent = indent if entry_indent is None else entry_indent
-        match = _ARG_LINE.match(line.strip())
-        if indent == entry_indent and match:
-            current = found.setdefault(match.group(1).lstrip("*"), [])
-            current.append(match.group(3).strip())
-        elif indent > entry_indent and current is not None:
-            current.append(line.strip())
-    return {name: " ".join(p for p in parts if p) for name, parts in found.items()}
 
 
 async def run_calls(

@@ -14,12 +14,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import ConfigError
 from bot.functions import (
+    MAX_OUTPUT_CHARS,
     Function,
     ToolCall,
     ToolContext,
     ToolOutput,
     load_function,
     load_functions,
+    render_result,
     run_calls,
 )
 from tests.bot import sample_functions
@@ -290,6 +292,17 @@ def test_a_sync_function_runs_in_a_worker_thread_with_the_context() -> None:
     answer = json.loads(output.output)
     assert answer["user"] == "U0ASKER"
     assert answer["thread"] != "MainThread"
+
+
+def test_sync_functions_have_threads_of_their_own() -> None:
+    output = run_one("thread_name", "")
+    assert json.loads(output.output)["thread"].startswith("function")
+
+
+def test_an_output_too_long_to_send_is_cut_with_a_note() -> None:
+    text = "x" * (MAX_OUTPUT_CHARS + 250)
+    assert render_result(text) == "x" * MAX_OUTPUT_CHARS + "\n[output cut: 250 more characters]"
+    assert render_result("short") == "short"
 
 
 def test_an_async_function_gets_the_context() -> None:

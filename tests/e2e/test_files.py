@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -196,9 +197,30 @@ def test_citations_of_searched_files_read_as_footnotes(
     assert "【" not in text
 
 
-def test_the_user_sees_that_code_is_running_and_the_status_goes_when_the_answer_comes(
-    bridge: BridgeProcess, slack: FakeSlack, openai: FakeOpenAI
+def test_citations_in_an_assistants_api_answer_read_as_footnotes(
+    start_bridge: StartBridge, slack: FakeSlack, openai: FakeOpenAI
 ) -> None:
+    openai.add_assistant("asst_search", model="gpt-4o")
+    bridge = start_bridge(OPENAI_ASSISTANT_ID="asst_search")
+    openai.citations_next = [{"filename": "handbook.pdf"}]
+    event = dm_event("U1", "what does the handbook say?")
+    bridge.send(event_callback(event))
+    [post] = posts_in(slack, event["channel"])
+    text = reply_text(post)
+    assert "【" not in text and "†" not in text
+    assert " [1]" in text
+    assert text.endswith("**Sources**\n1. handbook.pdf")
+
+
+@pytest.mark.parametrize("api", ["responses", "assistants"])
+def test_the_user_sees_that_code_is_running_and_the_status_goes_when_the_answer_comes(
+    api: str, start_bridge: StartBridge, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    env = {}
+    if api == "assistants":
+        openai.add_assistant("asst_code", model="gpt-4o", tools=[{"type": "code_interpreter"}])
+        env["OPENAI_ASSISTANT_ID"] = "asst_code"
+    bridge = start_bridge(**env)
     openai.latency = 2.0
     openai.activity_next = ["code_interpreter"]
     event = dm_event("U1", "compute something")

@@ -227,3 +227,46 @@ def test_a_crash_after_sending_tool_outputs_neither_reruns_the_function_nor_rese
     assert len(openai.responses_created()) == 2, "found in the conversation, not sent again"
     assert len(calls_logged(tool_log)) == 1, "the function ran once"
     second.stop()
+
+
+def test_the_tool_round_cap_on_the_assistants_api_cancels_the_waiting_run(
+    start: StartBridge, slack: FakeSlack, openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    (tmp_path / "assistants.toml").write_text(ASSISTANTS.replace('"helper"', '"legacy"', 1))
+    bridge = start()
+    openai.function_calls_forever = [{"name": "add", "arguments": '{"a": 1, "b": 2}'}]
+    event = dm_event("U1", "loop forever")
+    bridge.send(event_callback(event))
+    [post] = posts_in(slack, event["channel"])
+    assert reply_text(post) == messages.TOO_MANY_TOOL_ROUNDS.format(rounds=MAX_TOOL_ROUNDS)
+    assert len(openai.calls("POST", r"/runs/[^/]+/submit_tool_outputs$")) == MAX_TOOL_ROUNDS
+    assert len(openai.calls("POST", r"/runs/[^/]+/cancel$")) == 1, "the thread is unlocked"
+
+    openai.function_calls_forever = None
+    again = dm_event("U1", "plain question")
+    bridge.send(event_callback(again))
+    assert reply_text(posts_in(slack, event["channel"], 2)[1]).startswith("outputs:")
+
+
+def test_a_restart_while_a_function_runs_on_the_assistants_api_still_answers_once(
+    start: StartBridge, slack: FakeSlack, openai: FakeOpenAI, tmp_path: Path, tool_log: Path
+) -> None:
+    text = ASSISTANTS.replace('"helper"', '"legacy"', 1).replace(
+        f'functions = ["{FUNCTIONS}:add"]', f'functions = ["{FUNCTIONS}:wait_for_flag"]'
+    )
+    (tmp_path / "assistants.toml").write_text(text)
+    first = start()
+    openai.function_calls_next = [{"name": "wait_for_flag", "arguments": '{"tag": "y"}'}]
+    event = dm_event("U1", "slow legacy tool")
+    first.send(event_callback(event))
+    wait_for(lambda: calls_logged(tool_log), what="the function to start")
+    first.kill()
+    (tmp_path / "flag").touch()
+
+    second = start()
+    [post] = posts_in(slack, event["channel"])
+    assert reply_text(post) == "outputs: released y"
+    assert len(openai.calls("POST", r"/runs/[^/]+/submit_tool_outputs$")) == 1
+    assert len(openai.runs_created()) == 1
+    assert len(answers(slack, event["channel"])) == 1
+    second.stop()
