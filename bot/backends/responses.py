@@ -261,7 +261,7 @@ class ResponsesBackend:
             return PENDING
         watermark_now = str(after[-1].get("id"))
         calls = tool_calls_of(after)
-        if calls and not any(_is_answer(item) for item in after):
+        if calls:  # nothing after the last input answers them (a message may precede them)
             return RunState(RunStatus.REQUIRES_ACTION, tool_calls=calls, watermark=watermark_now)
         if not any(_is_answer(item) for item in after):
             return PENDING
