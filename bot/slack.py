@@ -146,16 +146,7 @@ class SlackPoster:
         self, *, channel: str, thread_ts: str | None, reply_id: int, since: float
     ) -> str | None:
         """The ts of reply part `reply_id` if Slack already has it (found by its metadata)."""
-        oldest = f"{since - 60:.6f}"
-        if thread_ts:
-            response = await self.client.conversations_replies(
-                channel=channel, ts=thread_ts, oldest=oldest, include_all_metadata=True, limit=200
-            )
-        else:
-            response = await self.client.conversations_history(
-                channel=channel, oldest=oldest, include_all_metadata=True, limit=200
-            )
-        for message in response.get("messages") or []:
+        for message in await self._recent(channel, thread_ts, since):
             metadata = message.get("metadata") or {}
             payload = metadata.get("event_payload") or {}
             if (
@@ -224,19 +215,25 @@ class SlackPoster:
         self, *, channel: str, thread_ts: str | None, filename: str, since: float
     ) -> str | None:
         """The id of a file named `filename` the bridge already uploaded here since `since`."""
-        oldest = f"{since - 60:.6f}"
-        if thread_ts:
-            response = await self.client.conversations_replies(
-                channel=channel, ts=thread_ts, oldest=oldest, limit=200
-            )
-        else:
-            response = await self.client.conversations_history(
-                channel=channel, oldest=oldest, limit=200
-            )
-        for message in response.get("messages") or []:
+        for message in await self._recent(channel, thread_ts, since):
             if not message.get("bot_id"):
                 continue
             for file in message.get("files") or []:
                 if file.get("name") == filename:
                     return str(file.get("id"))
         return None
+
+    async def _recent(
+        self, channel: str, thread_ts: str | None, since: float
+    ) -> list[dict[str, Any]]:
+        """Messages of the thread (or channel) from a minute before `since` on, with metadata."""
+        oldest = f"{since - 60:.6f}"
+        if thread_ts:
+            response = await self.client.conversations_replies(
+                channel=channel, ts=thread_ts, oldest=oldest, include_all_metadata=True, limit=200
+            )
+        else:
+            response = await self.client.conversations_history(
+                channel=channel, oldest=oldest, include_all_metadata=True, limit=200
+            )
+        return list(response.get("messages") or [])

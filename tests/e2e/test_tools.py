@@ -150,29 +150,10 @@ def test_unknown_bad_and_failing_calls_become_error_outputs_and_the_turn_complet
     assert 'raise RuntimeError(f"boom: {reason}")' in bridge.log()
 
 
-def test_the_tool_round_cap_ends_a_runaway_loop_with_a_notice_and_the_conversation_goes_on(
-    start: StartBridge, slack: FakeSlack, openai: FakeOpenAI
-) -> None:
-    bridge = start()
-    openai.function_calls_forever = [{"name": "add", "arguments": '{"a": 1, "b": 2}'}]
-    event = dm_event("U1", "loop forever")
-    bridge.send(event_callback(event))
-    [post] = posts_in(slack, event["channel"])
-    assert reply_text(post) == messages.TOO_MANY_TOOL_ROUNDS.format(rounds=MAX_TOOL_ROUNDS)
-    assert len(openai.responses_created()) == 1 + MAX_TOOL_ROUNDS
-    assert "more than 8 tool rounds" in bridge.log()
-
-    # The calls left open were closed, so the next question is answered normally.
-    openai.function_calls_forever = None
-    again = dm_event("U1", "plain question")
-    bridge.send(event_callback(again))
-    assert reply_text(posts_in(slack, event["channel"], 2)[1]).startswith("outputs:")
-
-
 def test_a_function_call_round_trip_on_the_assistants_api(
     start: StartBridge, slack: FakeSlack, openai: FakeOpenAI, tmp_path: Path
 ) -> None:
-    (tmp_path / "assistants.toml").write_text(ASSISTANTS.replace('"helper"', '"legacy"', 1))
+    use_legacy(tmp_path)
     bridge = start()
     openai.function_calls_next = [{"name": "add", "arguments": '{"a": 20, "b": 22}'}]
     event = dm_event("U1", "legacy math")
@@ -186,26 +167,6 @@ def test_a_function_call_round_trip_on_the_assistants_api(
     assert run["tools"][1]["function"]["name"] == "add"
     [submitted] = openai.calls("POST", r"/runs/[^/]+/submit_tool_outputs$")
     assert [o["output"] for o in submitted.json["tool_outputs"]] == ["42"]
-
-
-def test_a_restart_while_a_function_runs_still_answers_once(
-    start: StartBridge, slack: FakeSlack, openai: FakeOpenAI, tmp_path: Path, tool_log: Path
-) -> None:
-    first = start()
-    openai.function_calls_next = [{"name": "wait_for_flag", "arguments": '{"tag": "x"}'}]
-    event = dm_event("U1", "slow tool")
-    first.send(event_callback(event))
-    wait_for(lambda: calls_logged(tool_log), what="the function to start")
-    first.kill()  # the run waits for an output the dead process never sent
-    (tmp_path / "flag").touch()
-
-    second = start()
-    [post] = posts_in(slack, event["channel"])
-    assert reply_text(post) == "outputs: released x"
-    assert len(outputs_sent(openai)) == 1, "the outputs reached OpenAI once"
-    assert len(calls_logged(tool_log)) == 2, "the interrupted call ran again after the restart"
-    assert len(answers(slack, event["channel"])) == 1
-    second.stop()
 
 
 def test_a_crash_after_sending_tool_outputs_neither_reruns_the_function_nor_resends(
@@ -229,44 +190,68 @@ def test_a_crash_after_sending_tool_outputs_neither_reruns_the_function_nor_rese
     second.stop()
 
 
-def test_the_tool_round_cap_on_the_assistants_api_cancels_the_waiting_run(
-    start: StartBridge, slack: FakeSlack, openai: FakeOpenAI, tmp_path: Path
+def use_legacy(tmp_path: Path, functions: str = "add") -> None:
+    """Make the Assistants API assistant (`asst_tools`) the default, offering `functions`."""
+    text = ASSISTANTS.replace('"helper"', '"legacy"', 1).replace(
+        f'functions = ["{FUNCTIONS}:add"]', f'functions = ["{FUNCTIONS}:{functions}"]'
+    )
+    (tmp_path / "assistants.toml").write_text(text)
+
+
+@pytest.mark.parametrize("api", ["responses", "assistants"])
+def test_the_tool_round_cap_ends_a_runaway_loop_with_a_notice_and_the_conversation_goes_on(
+    api: str, start: StartBridge, slack: FakeSlack, openai: FakeOpenAI, tmp_path: Path
 ) -> None:
-    (tmp_path / "assistants.toml").write_text(ASSISTANTS.replace('"helper"', '"legacy"', 1))
+    if api == "assistants":
+        use_legacy(tmp_path)
     bridge = start()
     openai.function_calls_forever = [{"name": "add", "arguments": '{"a": 1, "b": 2}'}]
     event = dm_event("U1", "loop forever")
     bridge.send(event_callback(event))
     [post] = posts_in(slack, event["channel"])
     assert reply_text(post) == messages.TOO_MANY_TOOL_ROUNDS.format(rounds=MAX_TOOL_ROUNDS)
-    assert len(openai.calls("POST", r"/runs/[^/]+/submit_tool_outputs$")) == MAX_TOOL_ROUNDS
-    assert len(openai.calls("POST", r"/runs/[^/]+/cancel$")) == 1, "the thread is unlocked"
+    assert "more than 8 tool rounds" in bridge.log()
+    if api == "responses":
+        assert len(openai.responses_created()) == 1 + MAX_TOOL_ROUNDS
+    else:
+        submits = openai.calls("POST", r"/runs/[^/]+/submit_tool_outputs$")
+        assert len(submits) == MAX_TOOL_ROUNDS
+        assert len(openai.calls("POST", r"/runs/[^/]+/cancel$")) == 1, "the thread is unlocked"
 
+    # The calls left open were closed, so the next question is answered normally.
     openai.function_calls_forever = None
     again = dm_event("U1", "plain question")
     bridge.send(event_callback(again))
     assert reply_text(posts_in(slack, event["channel"], 2)[1]).startswith("outputs:")
 
 
-def test_a_restart_while_a_function_runs_on_the_assistants_api_still_answers_once(
-    start: StartBridge, slack: FakeSlack, openai: FakeOpenAI, tmp_path: Path, tool_log: Path
+@pytest.mark.parametrize("api", ["responses", "assistants"])
+def test_a_restart_while_a_function_runs_still_answers_once(
+    api: str,
+    start: StartBridge,
+    slack: FakeSlack,
+    openai: FakeOpenAI,
+    tmp_path: Path,
+    tool_log: Path,
 ) -> None:
-    text = ASSISTANTS.replace('"helper"', '"legacy"', 1).replace(
-        f'functions = ["{FUNCTIONS}:add"]', f'functions = ["{FUNCTIONS}:wait_for_flag"]'
-    )
-    (tmp_path / "assistants.toml").write_text(text)
+    if api == "assistants":
+        use_legacy(tmp_path, "wait_for_flag")
     first = start()
-    openai.function_calls_next = [{"name": "wait_for_flag", "arguments": '{"tag": "y"}'}]
-    event = dm_event("U1", "slow legacy tool")
+    openai.function_calls_next = [{"name": "wait_for_flag", "arguments": '{"tag": "x"}'}]
+    event = dm_event("U1", "slow tool")
     first.send(event_callback(event))
     wait_for(lambda: calls_logged(tool_log), what="the function to start")
-    first.kill()
+    first.kill()  # the run waits for an output the dead process never sent
     (tmp_path / "flag").touch()
 
     second = start()
     [post] = posts_in(slack, event["channel"])
-    assert reply_text(post) == "outputs: released y"
-    assert len(openai.calls("POST", r"/runs/[^/]+/submit_tool_outputs$")) == 1
-    assert len(openai.runs_created()) == 1
+    assert reply_text(post) == "outputs: released x"
+    if api == "responses":
+        assert len(outputs_sent(openai)) == 1, "the outputs reached OpenAI once"
+    else:
+        assert len(openai.calls("POST", r"/runs/[^/]+/submit_tool_outputs$")) == 1
+        assert len(openai.runs_created()) == 1
+    assert len(calls_logged(tool_log)) == 2, "the interrupted call ran again after the restart"
     assert len(answers(slack, event["channel"])) == 1
     second.stop()
