@@ -108,49 +108,64 @@ class Deliverer:
         return True
 
     async def _upload(self, part: Reply, *, check_first: bool) -> bool:
-        """Upload a file the assistant made; a file OpenAI no longer has becomes a note."""
+        """Upload a file the assistant made. A file OpenAI no longer has, or an app without
+        `files:write`, gets a one-line note in its place: the user learns it existed."""
         assert part.id is not None and part.file_ref is not None
         file = GeneratedFile(**json.loads(part.file_ref))
-        since = (part.sending_at or part.created_at).timestamp()
         try:
-            found = (
-                await self.poster.find_upload(
-                    channel=part.channel_id,
-                    thread_ts=part.thread_ts,
-                    filename=file.filename,
-                    since=since,
-                )
-                if check_first
-                else None
-            )
+            found = await self._find_earlier_upload(part, file) if check_first else None
             if found:
                 log.info("reply %s: %s was already uploaded", part.id, file.filename)
             else:
                 found = await self._upload_new(part, file)
         except SlackFailure as exc:
-            await self._failed(part, failure_code(exc))
-            return False
+            if failure_code(exc) != "missing_scope":
+                await self._failed(part, failure_code(exc))
+                return False
+            log.error(
+                "reply %s: cannot upload %s: the app lacks files:write", part.id, file.filename
+            )
+            found = await self._note(part, file, "the Slack app may not upload files")
         except BackendError as exc:
             if exc.transient:
                 await self._failed(part, f"openai {exc.code}")
                 return False
             log.warning("reply %s: OpenAI cannot hand over %s: %s", part.id, file.filename, exc)
-            note = messages.FILE_NOT_UPLOADED.format(
-                name=file.filename, reason="it is no longer available at OpenAI"
-            )
-            try:
-                found = await self.poster.post_reply(
-                    channel=part.channel_id,
-                    thread_ts=part.thread_ts,
-                    markdown=note,
-                    reply_id=part.id,
-                )
-            except SlackFailure as failure:
-                await self._failed(part, failure_code(failure))
-                return False
+            found = await self._note(part, file, "it is no longer available at OpenAI")
+        if found is None:
+            return False
         async with self.db.session() as session:
             await replies.mark_posted(session=session, reply_id=part.id, ts=found)
         return True
+
+    async def _note(self, part: Reply, file: GeneratedFile, reason: str) -> str | None:
+        """Post a note instead of the file; its ts, or None if that failed too (handled)."""
+        assert part.id is not None
+        note = messages.FILE_NOT_UPLOADED.format(name=file.filename, reason=reason)
+        try:
+            return await self.poster.post_reply(
+                channel=part.channel_id, thread_ts=part.thread_ts, markdown=note, reply_id=part.id
+            )
+        except SlackFailure as failure:
+            await self._failed(part, failure_code(failure))
+            return None
+
+    async def _find_earlier_upload(self, part: Reply, file: GeneratedFile) -> str | None:
+        since = (part.sending_at or part.created_at).timestamp()
+        try:
+            return await self.poster.find_upload(
+                channel=part.channel_id,
+                thread_ts=part.thread_ts,
+                filename=file.filename,
+                since=since,
+            )
+        except SlackFailure as exc:
+            if isinstance(exc, SlackApiError) and error_code(exc) in PERMANENT_ERRORS:
+                raise
+            log.warning(
+                "reply %s: could not look for an earlier upload (%s)", part.id, failure_code(exc)
+            )
+            return None
 
     async def _upload_new(self, part: Reply, file: GeneratedFile) -> str:
         if self.download is None:

@@ -278,3 +278,21 @@ def test_hosted_tools_take_each_backends_form_and_code_interpreter_gets_the_file
     assert thread.json["tool_resources"] == {"file_search": {"vector_store_ids": ["vs_legacy"]}}
     [run] = openai.runs_created()
     assert run["tools"] == [{"type": "file_search"}]
+
+
+def test_an_app_without_files_write_posts_a_note_instead_of_the_file(
+    bridge: BridgeProcess, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    openai.generated_files_next = [{"filename": "plot.png", "content": PNG}]
+    slack.fail_next("files.getUploadURLExternal", error="missing_scope")
+    event = dm_event("U1", "chart it")
+    bridge.send(event_callback(event))
+    answer, note = posts_in(slack, event["channel"], 2)
+    assert reply_text(answer).startswith("echo: chart it")
+    assert (
+        reply_text(note)
+        == "_I couldn't attach plot.png here (the Slack app may not upload files)._"
+    )
+    assert slack.uploads() == []
+    wait_for(lambda: slack.reactions(event["channel"], event["ts"]) == set(), what="done sign")
+    assert "lacks files:write" in bridge.log()
