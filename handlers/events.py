@@ -43,13 +43,16 @@ def register(
 
     max_bytes = int(settings.max_file_mb * 1024 * 1024)
 
-    async def store(incoming: Incoming, event_id: str | None) -> None:
+    async def store(incoming: Incoming, event_id: str | None, *, hints: bool = True) -> None:
+        """Store the message; `hints`: tell the sender about what is left out (off for the
+        channel-message copy of a mention: its `app_mention` twin gives the hints)."""
+        on_hint_here = on_hint if hints else _no_hint
         # Files are checked against the limits Slack's event already tells (type, size);
         # the ones that cannot go are named in a reply, the rest of the message still goes.
         accepted = [f for f in incoming.files if refusal(f, max_bytes=max_bytes) is None]
         refused = [r for f in incoming.files if (r := refusal(f, max_bytes=max_bytes))]
         if refused:
-            on_hint(
+            on_hint_here(
                 incoming,
                 messages.FILES_REFUSED.format(
                     count=len(refused), files="\n".join(f"• {reason}" for reason in refused)
@@ -57,10 +60,10 @@ def register(
             )
         if not incoming.text and not accepted:
             if not refused:
-                on_hint(incoming, messages.EMPTY_MESSAGE_HINT)
+                on_hint_here(incoming, messages.EMPTY_MESSAGE_HINT)
             return
         if len(incoming.text) > settings.max_message_chars:
-            on_hint(
+            on_hint_here(
                 incoming,
                 messages.TOO_LONG.format(
                     length=len(incoming.text), limit=settings.max_message_chars
@@ -130,7 +133,7 @@ def register(
             scope=settings.channel_scope,
             is_mention=is_mention,
         )
-        await store(incoming, body.get("event_id"))
+        await store(incoming, body.get("event_id"), hints=not is_mention)
 
     async def in_bot_thread(event: dict[str, Any]) -> bool:
         thread_ts = event.get("thread_ts")
@@ -145,3 +148,7 @@ def register(
     async def on_other_event() -> None:
         # Unhandled events answer 200: a 404 would make Slack retry them.
         return
+
+
+def _no_hint(incoming: Incoming, text: str) -> None:
+    return None

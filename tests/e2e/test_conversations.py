@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -128,6 +130,28 @@ def test_mention_delivered_also_as_channel_message_is_answered_once(
     posts_in(slack, later["channel"])
     assert len(slack.posts("C1")) == 1
     assert len(openai.responses_created()) == 2
+
+
+def test_a_mention_delivered_twice_gets_one_hint_for_what_it_leaves_out(
+    bridge: BridgeProcess, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    zipped = slack.add_file("F0ZIP", "archive.zip", b"PK\x03\x04", "application/zip")
+    cases: list[tuple[str, dict[str, Any]]] = [
+        ("", {}),
+        ("read this", {"subtype": "file_share", "files": [zipped]}),
+    ]
+    for words, extra in cases:
+        mention = mention_event("U1", words, channel="C1", **extra)
+        twin = channel_message_event("U1", mention["text"], channel="C1", ts=mention["ts"], **extra)
+        bridge.send(event_callback(twin))
+        bridge.send(event_callback(mention))
+    posts_in(slack, "C1")  # the file's message was answered
+    later = dm_event("U9", "sentinel")
+    bridge.send(event_callback(later))
+    posts_in(slack, later["channel"])
+    hints = [e["text"] for e in slack.ephemerals("C1")]
+    assert len(hints) == 2, hints
+    assert "Ask me something" in hints[0] and "archive.zip" in hints[1]
 
 
 def test_channel_scope_thread_gives_each_slack_thread_its_own_conversation(
