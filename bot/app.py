@@ -84,6 +84,7 @@ class Bridge:
                 max_bytes=int(settings.max_file_mb * 1024 * 1024),
                 notice=self._file_notice,
                 slack=self.slack_client,
+                slack_api_url=settings.slack_api_url,
             ),
             slack=self.slack_client,
             function_timeout=settings.function_timeout_seconds,

@@ -10,6 +10,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from openai import AsyncOpenAI
@@ -47,8 +48,11 @@ class InputBuilder:
         max_bytes: int,
         notice: Notice,
         slack: AsyncWebClient | None = None,
+        slack_api_url: str = "https://slack.com/api/",
     ) -> None:
         self.slack = slack
+        # The bot token goes only to Slack's own hosts (or the one SLACK_API_URL names).
+        self.token_hosts = {"slack.com", urlsplit(slack_api_url).hostname or "slack.com"}
         self.db = db
         self.openai = openai
         self.slack_token = slack_token
@@ -86,6 +90,7 @@ class InputBuilder:
                 try:
                     if file.url is None and self.slack is not None:
                         file = await refresh(self.slack, file)  # Slack Connect: look it up
+                    self._check_host(file)
                     data = await download(
                         self.session(), token=self.slack_token, file=file, max_bytes=self.max_bytes
                     )
@@ -109,6 +114,11 @@ class InputBuilder:
         if failed:
             await self.notice(message, messages.FILES_NOT_FETCHED.format(files="\n".join(failed)))
         return attachments
+
+    def _check_host(self, file: SlackFile) -> None:
+        host = urlsplit(file.url or "").hostname or ""
+        if not any(host == allowed or host.endswith(f".{allowed}") for allowed in self.token_hosts):
+            raise FileFetchError("its link does not point at Slack")
 
     async def _save(self, message: InboundMessage, entries: list[dict[str, Any]]) -> None:
         message.files = json.dumps(entries)

@@ -296,3 +296,19 @@ def test_an_app_without_files_write_posts_a_note_instead_of_the_file(
     assert slack.uploads() == []
     wait_for(lambda: slack.reactions(event["channel"], event["ts"]) == set(), what="done sign")
     assert "lacks files:write" in bridge.log()
+
+
+def test_the_bot_token_goes_only_to_slack_for_downloads(
+    bridge: BridgeProcess, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    elsewhere = {
+        **slack.add_file("F0ODD", "odd.pdf", PDF, "application/pdf"),
+        "url_private": "https://files.example.com/odd.pdf",
+        "url_private_download": "https://files.example.com/odd.pdf?download=1",
+    }
+    event = dm_event("U1", "read it", subtype="file_share", files=[elsewhere])
+    bridge.send(event_callback(event))
+    posts_in(slack, event["channel"])
+    [hint] = slack.wait_for(lambda: slack.ephemerals(event["channel"]))
+    assert "odd.pdf: its link does not point at Slack" in hint["text"]
+    assert openai.files == []
