@@ -91,7 +91,7 @@ class Deliverer:
         try:
             # A part not posted by the process that created it may have reached Slack
             # anyway (crash, lost answer, 5xx): Slack is asked, by the part's metadata.
-            found = await self._find_earlier_post(part) if check_first else None
+            found = await self._find_earlier(part) if check_first else None
             ts = found or await self.poster.post_reply(
                 channel=part.channel_id,
                 thread_ts=part.thread_ts,
@@ -113,7 +113,7 @@ class Deliverer:
         assert part.id is not None and part.file_ref is not None
         file = GeneratedFile(**json.loads(part.file_ref))
         try:
-            found = await self._find_earlier_upload(part, file) if check_first else None
+            found = await self._find_earlier(part, file) if check_first else None
             if found:
                 log.info("reply %s: %s was already uploaded", part.id, file.filename)
             else:
@@ -150,23 +150,6 @@ class Deliverer:
             await self._failed(part, failure_code(failure))
             return None
 
-    async def _find_earlier_upload(self, part: Reply, file: GeneratedFile) -> str | None:
-        since = (part.sending_at or part.created_at).timestamp()
-        try:
-            return await self.poster.find_upload(
-                channel=part.channel_id,
-                thread_ts=part.thread_ts,
-                filename=file.filename,
-                since=since,
-            )
-        except SlackFailure as exc:
-            if isinstance(exc, SlackApiError) and error_code(exc) in PERMANENT_ERRORS:
-                raise
-            log.warning(
-                "reply %s: could not look for an earlier upload (%s)", part.id, failure_code(exc)
-            )
-            return None
-
     async def _upload_new(self, part: Reply, file: GeneratedFile) -> str:
         if self.download is None:
             raise BackendError("no downloader", transient=False, code="unsupported")
@@ -178,18 +161,27 @@ class Deliverer:
             content=content,
         )
 
-    async def _find_earlier_post(self, part: Reply) -> str | None:
+    async def _find_earlier(self, part: Reply, file: GeneratedFile | None = None) -> str | None:
+        """Whether Slack already has this part (a post by its metadata, an upload by its
+        file's name) since it was first sent: its ts or file id. A failed look is logged and
+        counts as "not found", unless Slack said the channel can never take it."""
         assert part.id is not None
         since = (part.sending_at or part.created_at).timestamp()
+        channel, thread_ts = part.channel_id, part.thread_ts
         try:
+            if file is not None:
+                return await self.poster.find_upload(
+                    channel=channel, thread_ts=thread_ts, filename=file.filename, since=since
+                )
             return await self.poster.find_reply(
-                channel=part.channel_id, thread_ts=part.thread_ts, reply_id=part.id, since=since
+                channel=channel, thread_ts=thread_ts, reply_id=part.id, since=since
             )
         except SlackFailure as exc:
             if isinstance(exc, SlackApiError) and error_code(exc) in PERMANENT_ERRORS:
                 raise
+            what = "upload" if file is not None else "post"
             log.warning(
-                "reply %s: could not look for an earlier post (%s)", part.id, failure_code(exc)
+                "reply %s: could not look for an earlier %s (%s)", part.id, what, failure_code(exc)
             )
             return None
 

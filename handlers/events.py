@@ -49,8 +49,9 @@ def register(
         on_hint_here = on_hint if hints else _no_hint
         # Files are checked against the limits Slack's event already tells (type, size);
         # the ones that cannot go are named in a reply, the rest of the message still goes.
-        accepted = [f for f in incoming.files if refusal(f, max_bytes=max_bytes) is None]
-        refused = [r for f in incoming.files if (r := refusal(f, max_bytes=max_bytes))]
+        verdicts = [(f, refusal(f, max_bytes=max_bytes)) for f in incoming.files]
+        accepted = [f for f, reason in verdicts if reason is None]
+        refused = [reason for _, reason in verdicts if reason is not None]
         if refused:
             on_hint_here(
                 incoming,
