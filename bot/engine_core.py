@@ -189,6 +189,23 @@ class EngineCore:
         turn.lease_until = first_poll + self.lease
         self.schedule(turn.id, first_poll)
 
+    async def _renew(self, driving: Driving) -> bool:
+        """Extend the lease from now (during long work); False if the turn was lost."""
+        turn = driving.turn
+        assert turn.id is not None
+        lease_until = utcnow() + self.lease
+        async with self.db.session() as session:
+            held = await turns.renew_turn(
+                session=session,
+                turn_id=turn.id,
+                owner=self.owner,
+                lease_until=lease_until,
+                polls=driving.polls,
+            )
+        if held:
+            turn.lease_until = lease_until
+        return held
+
     async def _wait(self, driving: Driving, next_at: datetime) -> None:
         """Schedule the next poll; renew the lease only when it would run out before long."""
         turn = driving.turn

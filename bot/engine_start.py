@@ -10,6 +10,7 @@ from bot.backends import Backend, RunState, RunStatus
 from bot.backends.base import Pending, UserMessage
 from bot.engine_core import Driving, EngineCore
 from bot.errors import BackendError
+from bot.inputs import TurnLost
 from bot.outcomes import backoff, describe_recovered
 from storage import queue, turns
 from storage.models import Conversation, utcnow
@@ -44,7 +45,7 @@ class StartSteps(EngineCore):
             if (driving.resumed or turn.attempts) and await self._recover(driving, backend):
                 return
             inputs = (
-                await self.inputs.build(driving.messages, backend)
+                await self.inputs.build(driving.messages, backend, lambda: self._renew(driving))
                 if self.inputs is not None
                 else [UserMessage(m.text) for m in driving.messages]
             )
@@ -60,6 +61,9 @@ class StartSteps(EngineCore):
             )
         except BackendError as exc:
             await self._start_failed(driving, exc)
+            return
+        except TurnLost:
+            self._lost(turn)
             return
         first = utcnow() + timedelta(seconds=self.planner.next_delay(assistant.name, 0.0))
         await self._started(driving, run_id, first)

@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 
 # Tell the user about a file that could not be taken: (message, text).
 Notice = Callable[[InboundMessage, str], Awaitable[None]]
+# Before each file: extend the turn's lease; False if another process took the turn.
+KeepAlive = Callable[[], Awaitable[bool]]
+
+
+class TurnLost(Exception):
+    """The turn's lease ran out while its files were moved; another process has it now."""
 
 
 def stored_files(message: InboundMessage) -> list[dict[str, Any]]:
@@ -60,23 +66,28 @@ class InputBuilder:
         self.max_bytes = max_bytes
         self.notice = notice
 
-    async def build(self, queued: list[InboundMessage], backend: Backend) -> list[UserMessage]:
+    async def build(
+        self, queued: list[InboundMessage], backend: Backend, keep_alive: KeepAlive
+    ) -> list[UserMessage]:
         """One UserMessage per queued message; a file that cannot be moved is left out
         (the user is told which and why), the rest of the message still goes. Empty when
         nothing is left to send.
 
-        Raises BackendError when OpenAI refuses an upload (the start fails or is retried).
+        Raises BackendError when OpenAI refuses an upload (the start fails or is retried),
+        TurnLost when moving large files outlasted the turn's lease.
         """
         built = []
         for message in queued:
             attachments = []
             if message.files:
-                attachments = await self._attachments(message, backend)
+                attachments = await self._attachments(message, backend, keep_alive)
             if message.text or attachments:  # a message of files that all failed says nothing
                 built.append(UserMessage(text=message.text, attachments=tuple(attachments)))
         return built
 
-    async def _attachments(self, message: InboundMessage, backend: Backend) -> list[Attachment]:
+    async def _attachments(
+        self, message: InboundMessage, backend: Backend, keep_alive: KeepAlive
+    ) -> list[Attachment]:
         entries = stored_files(message)
         attachments: list[Attachment] = []
         changed = False
@@ -87,6 +98,8 @@ class InputBuilder:
             if kind is None:
                 continue
             if "openai_id" not in entry:  # not tried yet
+                if not await keep_alive():  # moving a file may take a while
+                    raise TurnLost
                 try:
                     if file.url is None and self.slack is not None:
                         file = await refresh(self.slack, file)  # Slack Connect: look it up
@@ -130,4 +143,4 @@ class InputBuilder:
             )
 
 
-__all__ = ["InputBuilder", "stored_files"]
+__all__ = ["InputBuilder", "KeepAlive", "TurnLost", "stored_files"]

@@ -64,3 +64,23 @@ def test_work_of_a_killed_process_is_taken_over_by_another(
     assert reply_text(post) == "echo: who finishes this? (turn 1)"
     assert len(openai.responses_created()) == 1
     assert "turn 1 finished: completed" in survivor.log()
+
+
+def test_a_turn_moving_slow_files_keeps_its_lease_so_no_other_process_moves_them_again(
+    start_bridge: StartBridge, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    # Each upload to OpenAI takes 3 s, longer than the whole lease (LEASE_SECONDS=3 here).
+    names = ["a.pdf", "b.pdf", "c.pdf"]
+    for _ in names:
+        openai.hold_answer_next("POST", r"^/v1/files$", seconds=3)
+    files = [
+        slack.add_file(f"F0{i}", name, b"%PDF-1.4 " + name.encode(), "application/pdf")
+        for i, name in enumerate(names)
+    ]
+    first, _other = start_bridge(), start_bridge()
+    event = dm_event("U1", "three slow files", subtype="file_share", files=files)
+    first.send(event_callback(event))
+    [post] = posts_in(slack, event["channel"])
+    assert reply_text(post).startswith("echo: ")
+    assert sorted(f["filename"] for f in openai.files) == names, "each file uploaded once"
+    assert len(openai.responses_created()) == 1
