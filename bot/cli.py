@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def format_assistants(assistants: Assistants) -> str:
-    """One line per assistant (name, model or asst_ id, description), then the source."""
+    """One line per assistant (name, model or asst_ id, description), and under it what it
+    offers the model (hosted tools, functions) if anything; then the source."""
     rows = []
     for name in assistants.names:
         one = assistants.by_name[name]
@@ -48,7 +49,15 @@ def format_assistants(assistants: Assistants) -> str:
         rows.append(("*" if is_default else " ", name, one.assistant_id or one.model, description))
     name_width = max(len(row[1]) for row in rows)
     kind_width = max(len(row[2]) for row in rows)
-    lines = [f"{m} {n:<{name_width}}  {k:<{kind_width}}  {d}".rstrip() for m, n, k, d in rows]
+    lines = []
+    for marker, name, kind, description in rows:
+        lines.append(f"{marker} {name:<{name_width}}  {kind:<{kind_width}}  {description}".rstrip())
+        one = assistants.by_name[name]
+        offers = [f"tools: {', '.join(one.tools)}"] if one.tools else []
+        if one.callables:
+            offers.append(f"functions: {', '.join(f.name for f in one.callables)}")
+        if offers:
+            lines.append(f"    {'; '.join(offers)}")
     return "\n".join([*lines, f"source: {assistants.source}"])
 
 

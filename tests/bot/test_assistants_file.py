@@ -139,3 +139,23 @@ def test_serve_refuses_a_function_it_cannot_import_naming_the_line(
     assert f"assistant-bridge: error: {path}:5: assistants.tutor.functions: " in result.stderr
     assert named in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_assistants_list_shows_the_tools_and_functions_each_assistant_offers(
+    tmp_path: Path,
+) -> None:
+    env = cli_env_in(tmp_path)
+    text = (
+        GOOD_HEAD
+        + 'model = "gpt-5-mini"\ntools = ["code_interpreter", "web_search"]\n'
+        + 'functions = ["bot.builtin_functions:current_time", "bot.builtin_functions:who_am_i"]\n'
+        + '\n[assistants.plain]\nmodel = "gpt-4.1"\n'
+    )
+    _, workdir = place(text, "cwd", tmp_path, env)
+    result = run_cli("assistants", "list", env=env, cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[:3] == [
+        "  plain  gpt-4.1",
+        "* tutor  gpt-5-mini  (default)",
+        "    tools: code_interpreter, web_search; functions: current_time, who_am_i",
+    ]
