@@ -189,11 +189,12 @@ class EngineCore:
         turn.lease_until = first_poll + self.lease
         self.schedule(turn.id, first_poll)
 
-    async def _renew(self, driving: Driving) -> bool:
-        """Extend the lease from now (during long work); False if the turn was lost."""
+    async def _renew(self, driving: Driving, lease_until: datetime | None = None) -> bool:
+        """Extend this process's lease on the turn (to `lease_until`, else a lease from now);
+        False if another process took the turn."""
         turn = driving.turn
         assert turn.id is not None
-        lease_until = utcnow() + self.lease
+        lease_until = lease_until or utcnow() + self.lease
         async with self.db.session() as session:
             held = await turns.renew_turn(
                 session=session,
@@ -210,20 +211,10 @@ class EngineCore:
         """Schedule the next poll; renew the lease only when it would run out before long."""
         turn = driving.turn
         assert turn.id is not None
-        if turn.lease_until is None or turn.lease_until < next_at + self.lease / 2:
-            lease_until = next_at + self.lease
-            async with self.db.session() as session:
-                held = await turns.renew_turn(
-                    session=session,
-                    turn_id=turn.id,
-                    owner=self.owner,
-                    lease_until=lease_until,
-                    polls=driving.polls,
-                )
-            if not held:
-                self._lost(turn)
-                return
-            turn.lease_until = lease_until
+        runs_out = turn.lease_until is None or turn.lease_until < next_at + self.lease / 2
+        if runs_out and not await self._renew(driving, next_at + self.lease):
+            self._lost(turn)
+            return
         self.schedule(turn.id, next_at)
 
     async def _finish(
