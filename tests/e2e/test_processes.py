@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import ON_POSTGRES
 from tests.e2e.conftest import StartBridge
-from tests.e2e.replies import input_texts, posts_in, reply_text
+from tests.e2e.replies import answers, input_texts, posts_in, reply_text
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_events import dm_event, event_callback
@@ -69,10 +69,12 @@ def test_work_of_a_killed_process_is_taken_over_by_another(
 def test_a_turn_moving_slow_files_keeps_its_lease_so_no_other_process_moves_them_again(
     start_bridge: StartBridge, slack: FakeSlack, openai: FakeOpenAI
 ) -> None:
-    # Each upload to OpenAI takes 3 s, longer than the whole lease (LEASE_SECONDS=3 here).
-    names = ["a.pdf", "b.pdf", "c.pdf"]
+    # Each upload to OpenAI takes 2 s (within the lease: LEASE_SECONDS=3 here), all four take
+    # 8 s: without renewal the turn would be free to take from 3 s to 8 s, which holds at least
+    # one of the other process's sweeps (every 5 s).
+    names = ["a.pdf", "b.pdf", "c.pdf", "d.pdf"]
     for _ in names:
-        openai.hold_answer_next("POST", r"^/v1/files$", seconds=3)
+        openai.hold_answer_next("POST", r"^/v1/files$", seconds=2)
     files = [
         slack.add_file(f"F0{i}", name, b"%PDF-1.4 " + name.encode(), "application/pdf")
         for i, name in enumerate(names)
@@ -80,7 +82,8 @@ def test_a_turn_moving_slow_files_keeps_its_lease_so_no_other_process_moves_them
     first, _other = start_bridge(), start_bridge()
     event = dm_event("U1", "three slow files", subtype="file_share", files=files)
     first.send(event_callback(event))
-    [post] = posts_in(slack, event["channel"])
+    # The uploads alone take 8 s: wait longer than posts_in's usual 10 s.
+    [post] = slack.wait_for(lambda: answers(slack, event["channel"]), timeout=40)
     assert reply_text(post).startswith("echo: ")
     assert sorted(f["filename"] for f in openai.files) == names, "each file uploaded once"
     assert len(openai.responses_created()) == 1
