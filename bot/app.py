@@ -57,7 +57,7 @@ class Bridge:
         self.poster = slack.SlackPoster(self.slack_client)
         self.openai_client = backends.build_client(settings)
         self.assistants = assistants or load_assistants(settings)
-        self.backends = backends.Backends(self.openai_client)
+        self.backends = backends.Backends(self.openai_client, self.http)
         self.status = StatusBoard(db=self.db, poster=self.poster)
         self.deliverer = Deliverer(
             db=self.db,

@@ -8,8 +8,9 @@ from typing import Any, cast
 
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.sql import Executable
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -69,6 +70,16 @@ def create_engine(url: str, *, pool_size: int) -> AsyncEngine:
     )
 
 
+class _InLoopConnection:
+    """AsyncConnection's `execute` over a synchronous Connection (see `InLoopSession`)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    async def execute(self, statement: Executable, parameters: Any = None) -> Any:
+        return self._connection.execute(statement, parameters)
+
+
 class InLoopSession:
     """AsyncSession's interface over a synchronous Session, for SQLite only.
 
@@ -88,6 +99,9 @@ class InLoopSession:
     async def exec(self, statement: Any, **kw: Any) -> Any:
         return self._session.exec(statement, **kw)
 
+    async def connection(self) -> _InLoopConnection:
+        return _InLoopConnection(self._session.connection())
+
     async def get(self, entity: Any, ident: Any, **kw: Any) -> Any:
         return self._session.get(entity, ident, **kw)
 
@@ -102,6 +116,18 @@ class InLoopSession:
 
     async def refresh(self, instance: Any) -> None:
         self._session.refresh(instance)
+
+
+async def execute(session: AsyncSession, statement: Executable, parameters: Any = None) -> Any:
+    """Run a Core statement in the session's transaction, bypassing the ORM.
+
+    For the statements every turn runs: built once with bind parameters (see
+    `storage.statements`), they skip statement building, cache-key generation and the ORM's
+    bulk-update bookkeeping, which together cost more CPU than SQLite itself.
+    `parameters` is a dict, or a list of dicts for several rows.
+    """
+    connection = await session.connection()
+    return await connection.execute(statement, parameters)
 
 
 class Database:

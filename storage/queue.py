@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text, update
+from sqlalchemy import bindparam, text, update
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import execute
 from storage.models import BotThread, Conversation, InboundMessage, Turn, utcnow
-from storage.upsert import insert_ignore
+from storage.upsert import PerDialect, insert_ignore, table_of
+
+# Every message and every turn runs these: built once (see `storage.db.execute`).
+_messages = table_of(InboundMessage)
+_conversations = table_of(Conversation)
+_ENQUEUE = PerDialect(
+    lambda insert: insert(_messages).on_conflict_do_nothing(
+        index_elements=["channel_id", "message_ts"]
+    )
+)
+_CURRENT_CONVERSATION = core_select(_conversations).where(
+    _conversations.c.key == bindparam("key"),
+    _conversations.c.assistant == bindparam("assistant"),
+    _conversations.c.retired_at.is_(None),
+)
 
 
 async def enqueue_message(*, session: AsyncSession, message: InboundMessage) -> bool:
     """Store a message unless the same Slack message is already stored; True if it is new."""
-    values = message.model_dump(exclude={"id"})
-    stmt = (
-        insert_ignore(session, InboundMessage)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["channel_id", "message_ts"])
-    )
-    result = await session.exec(stmt)
-    return bool(getattr(result, "rowcount", 0))
+    result = await execute(session, _ENQUEUE.for_(session), message.model_dump(exclude={"id"}))
+    return bool(result.rowcount)
 
 
 async def remember_bot_thread(*, session: AsyncSession, channel_id: str, thread_ts: str) -> None:
@@ -52,14 +62,10 @@ async def current_conversation(
     *, session: AsyncSession, key: str, assistant: str, backend: str
 ) -> Conversation:
     """The key's current conversation with `assistant`, created (without an OpenAI id) if new."""
-    current = select(Conversation).where(
-        Conversation.key == key,
-        Conversation.assistant == assistant,
-        col(Conversation.retired_at).is_(None),
-    )
-    found = (await session.exec(current)).one_or_none()
+    params = {"key": key, "assistant": assistant}
+    found = (await execute(session, _CURRENT_CONVERSATION, params)).one_or_none()
     if found is not None:
-        return found
+        return Conversation.model_validate(found._asdict())
     stmt = (
         insert_ignore(session, Conversation)
         .values(key=key, assistant=assistant, backend=backend, created_at=utcnow())
@@ -68,7 +74,8 @@ async def current_conversation(
         )
     )
     await session.exec(stmt)
-    return (await session.exec(current)).one()
+    created = (await execute(session, _CURRENT_CONVERSATION, params)).one()
+    return Conversation.model_validate(created._asdict())
 
 
 async def set_conversation_openai_id(

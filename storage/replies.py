@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import bindparam, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import execute
 from storage.models import Reply, ReplyStatus, utcnow
+from storage.upsert import table_of
+
+_replies = table_of(Reply)
+# Every reply part runs this: built once (see `storage.db.execute`).
+_POSTED = (
+    update(_replies)
+    .where(_replies.c.id == bindparam("p_id"))
+    .values(status=ReplyStatus.POSTED, posted_ts=bindparam("p_ts"), owner=None, lease_until=None)
+)
 
 
 async def claim_replies(
@@ -61,11 +71,7 @@ async def due_reply_turns(*, session: AsyncSession, limit: int = 100) -> list[in
 
 
 async def mark_posted(*, session: AsyncSession, reply_id: int, ts: str) -> None:
-    await session.exec(
-        update(Reply)
-        .where(col(Reply.id) == reply_id)
-        .values(status=ReplyStatus.POSTED, posted_ts=ts, owner=None, lease_until=None)
-    )
+    await execute(session, _POSTED, {"p_id": reply_id, "p_ts": ts})
 
 
 async def mark_failed(*, session: AsyncSession, reply_id: int, error: str) -> None:

@@ -5,12 +5,79 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, text, update
+from sqlalchemy import bindparam, insert, or_, text, update
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import execute
 from storage.models import Conversation, InboundMessage, Reply, Turn, TurnStatus, utcnow
-from storage.upsert import insert_ignore, table_of
+from storage.upsert import PerDialect, table_of
+
+# The statements every turn runs, built once with bind parameters (see `storage.db.execute`).
+# Bind names differ from column names: SQLAlchemy keeps those for the SET/VALUES clauses.
+_turns, _messages = table_of(Turn), table_of(InboundMessage)
+_conversations, _replies = table_of(Conversation), table_of(Reply)
+_PENDING = (
+    core_select(_messages)
+    .where(_messages.c.key == bindparam("p_key"), _messages.c.turn_id.is_(None))
+    .order_by(_messages.c.id)
+)
+_OPEN = PerDialect(
+    lambda insert: (
+        insert(_turns)
+        .on_conflict_do_nothing(
+            index_elements=["conversation_id"], index_where=text("status <> 'done'")
+        )
+        .returning(*_turns.c)
+    )
+)
+_TAKE = (
+    update(_messages)
+    .where(_messages.c.id.in_(bindparam("p_ids", expanding=True)), _messages.c.turn_id.is_(None))
+    .values(turn_id=bindparam("p_turn_id"))
+)
+_HELD = (
+    (_turns.c.id == bindparam("p_turn_id"))
+    & (_turns.c.owner == bindparam("p_owner"))
+    & (_turns.c.status != TurnStatus.DONE)
+)
+_STARTED = (
+    update(_turns)
+    .where(_HELD)
+    .values(
+        status=TurnStatus.RUNNING,
+        run_id=bindparam("p_run_id"),
+        started_at=bindparam("p_now"),
+        next_poll_at=bindparam("p_next_poll_at"),
+        lease_until=bindparam("p_lease_until"),
+    )
+)
+_RENEW = (
+    update(_turns)
+    .where(_HELD)
+    .values(lease_until=bindparam("p_lease_until"), polls=bindparam("p_polls"))
+)
+_FINISH = (
+    update(_turns)
+    .where(_HELD)
+    .values(
+        status=TurnStatus.DONE,
+        outcome=bindparam("p_outcome"),
+        polls=bindparam("p_polls"),
+        finished_at=bindparam("p_now"),
+        error=bindparam("p_error"),
+        owner=None,
+        lease_until=None,
+        tool_state=None,
+    )
+)
+_WATERMARK = (
+    update(_conversations)
+    .where(_conversations.c.id == bindparam("p_conversation_id"))
+    .values(watermark=bindparam("p_watermark"))
+)
+_ADD_REPLIES = insert(_replies).returning(*_replies.c, sort_by_parameter_order=True)
 
 
 def _lease_free(now: datetime, owner: str) -> Any:
@@ -30,51 +97,33 @@ async def open_turn(
     The partial unique index `uq_turn_open` makes "one open turn per conversation" hold
     across processes; the `turn_id IS NULL` guard makes each message belong to one turn.
     """
-    pending = (
-        await session.exec(
-            select(InboundMessage)
-            .where(InboundMessage.key == key, col(InboundMessage.turn_id).is_(None))
-            .order_by(col(InboundMessage.id))
-        )
-    ).all()
-    if not pending:
+    rows = (await execute(session, _PENDING, {"p_key": key})).all()
+    if not rows:
         return None
+    pending = [InboundMessage.model_validate(row._asdict()) for row in rows]
     newest = pending[-1]
     now = utcnow()
-    stmt = (
-        insert_ignore(session, Turn)
-        .values(
-            key=key,
-            conversation_id=conversation_id,
-            status=TurnStatus.STARTING,
-            channel_id=newest.channel_id,
-            thread_ts=newest.reply_thread_ts,
-            owner=owner,
-            lease_until=now + lease,
-            next_poll_at=now,
-            polls=0,
-            attempts=0,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(
-            index_elements=["conversation_id"], index_where=text("status <> 'done'")
-        )
-        .returning(*table_of(Turn).c)
-    )
-    row = (await session.exec(stmt)).one_or_none()
+    values = {
+        "key": key,
+        "conversation_id": conversation_id,
+        "status": TurnStatus.STARTING,
+        "channel_id": newest.channel_id,
+        "thread_ts": newest.reply_thread_ts,
+        "owner": owner,
+        "lease_until": now + lease,
+        "next_poll_at": now,
+        "polls": 0,
+        "attempts": 0,
+        "tool_rounds": 0,
+        "created_at": now,
+    }
+    row = (await execute(session, _OPEN.for_(session), values)).one_or_none()
     if row is None:
         return None
     turn = Turn.model_validate(row._asdict())
     turn_id = turn.id
-    taken = await session.exec(
-        update(InboundMessage)
-        .where(
-            col(InboundMessage.id).in_([m.id for m in pending]),
-            col(InboundMessage.turn_id).is_(None),
-        )
-        .values(turn_id=turn_id)
-    )
-    if not getattr(taken, "rowcount", 0):
+    taken = await execute(session, _TAKE, {"p_ids": [m.id for m in pending], "p_turn_id": turn_id})
+    if not taken.rowcount:
         # Another conversation of this key (another assistant) took them meanwhile.
         await session.exec(
             update(Turn)
@@ -82,7 +131,7 @@ async def open_turn(
             .values(status=TurnStatus.DONE, outcome="empty", finished_at=now)
         )
         return None
-    return turn, list(pending)
+    return turn, pending
 
 
 async def claim_turn(
@@ -146,18 +195,19 @@ async def record_started(
 
     False if this process no longer holds the turn (its lease ran out and another took it).
     """
-    result = await session.exec(
-        update(Turn)
-        .where(_held_by(turn_id, owner))
-        .values(
-            status=TurnStatus.RUNNING,
-            run_id=run_id,
-            started_at=utcnow(),
-            next_poll_at=next_poll_at,
-            lease_until=next_poll_at + lease,
-        )
+    result = await execute(
+        session,
+        _STARTED,
+        {
+            "p_turn_id": turn_id,
+            "p_owner": owner,
+            "p_run_id": run_id,
+            "p_now": utcnow(),
+            "p_next_poll_at": next_poll_at,
+            "p_lease_until": next_poll_at + lease,
+        },
     )
-    return bool(getattr(result, "rowcount", 0))
+    return bool(result.rowcount)
 
 
 async def record_tool_outputs(
@@ -195,10 +245,12 @@ async def renew_turn(
     *, session: AsyncSession, turn_id: int, owner: str, lease_until: datetime, polls: int
 ) -> bool:
     """Extend this process's lease on the turn; False if the turn was lost to another."""
-    result = await session.exec(
-        update(Turn).where(_held_by(turn_id, owner)).values(lease_until=lease_until, polls=polls)
+    result = await execute(
+        session,
+        _RENEW,
+        {"p_turn_id": turn_id, "p_owner": owner, "p_lease_until": lease_until, "p_polls": polls},
     )
-    return bool(getattr(result, "rowcount", 0))
+    return bool(result.rowcount)
 
 
 async def record_start_failure(
@@ -243,29 +295,27 @@ async def finish_turn(
     """
     assert turn.id is not None
     now = utcnow()
-    done = await session.exec(
-        update(Turn)
-        .where(_held_by(turn.id, owner))
-        .values(
-            status=TurnStatus.DONE,
-            outcome=outcome,
-            polls=polls,
-            finished_at=now,
-            error=error,
-            owner=None,
-            lease_until=None,
-            tool_state=None,
-        )
+    done = await execute(
+        session,
+        _FINISH,
+        {
+            "p_turn_id": turn.id,
+            "p_owner": owner,
+            "p_outcome": outcome,
+            "p_polls": polls,
+            "p_now": now,
+            "p_error": error,
+        },
     )
-    if not getattr(done, "rowcount", 0):
+    if not done.rowcount:
         return []
     if watermark is not None:
-        await session.exec(
-            update(Conversation)
-            .where(col(Conversation.id) == turn.conversation_id)
-            .values(watermark=watermark)
+        await execute(
+            session,
+            _WATERMARK,
+            {"p_conversation_id": turn.conversation_id, "p_watermark": watermark},
         )
-    replies = [
+    rows = [
         Reply(
             turn_id=turn.id,
             seq=seq,
@@ -278,11 +328,12 @@ async def finish_turn(
             sending_at=now,
             next_attempt_at=now,
             created_at=now,
-        )
+        ).model_dump(exclude={"id"})
         for seq, (markdown, file_ref) in enumerate(
             [(part, None) for part in parts] + [("", ref) for ref in files or []]
         )
     ]
-    session.add_all(replies)
-    await session.flush()
-    return replies
+    if not rows:
+        return []
+    added = await execute(session, _ADD_REPLIES, rows)
+    return [Reply.model_validate(row._asdict()) for row in added.all()]

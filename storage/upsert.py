@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 
@@ -20,3 +22,15 @@ def insert_ignore(session: AsyncSession, model: type[Any]) -> Any:
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+class PerDialect:
+    """A statement built once for each dialect (an insert's `on_conflict_…` is dialect-specific);
+    `for_(session)` picks the session's."""
+
+    def __init__(self, build: Callable[[Callable[[Table], Any]], Executable]) -> None:
+        self._built = {"sqlite": build(sqlite.insert), "postgresql": build(postgresql.insert)}
+
+    def for_(self, session: AsyncSession) -> Executable:
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        return self._built[dialect]

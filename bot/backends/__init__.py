@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
 import openai
 from openai import AsyncOpenAI, DefaultAioHttpClient
 
@@ -35,9 +36,9 @@ def build_client(settings: Settings) -> AsyncOpenAI:
 class Backends:
     """Picks the backend that serves an assistant."""
 
-    def __init__(self, client: AsyncOpenAI) -> None:
+    def __init__(self, client: AsyncOpenAI, http: aiohttp.ClientSession | None = None) -> None:
         self.client = client
-        self.responses = ResponsesBackend(client)
+        self.responses = ResponsesBackend(client, http)
         self.assistants = AssistantsBackend(client)
 
     def for_assistant(self, assistant: Assistant) -> Backend:

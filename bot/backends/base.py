@@ -148,26 +148,30 @@ _BUSY_MARKERS = ("conversation_locked", "while a run", "already has an active ru
 def classify(exc: openai.OpenAIError) -> BackendError:
     """Map an SDK error to a BackendError saying whether a later try can succeed."""
     if isinstance(exc, openai.APIStatusError):
-        code = _error_code(exc)
-        message = f"{exc.status_code} {code or ''}".strip()
-        if isinstance(exc, openai.BadRequestError | openai.ConflictError) and any(
-            marker in (code or "") or marker in str(exc.message) for marker in _BUSY_MARKERS
-        ):
-            return BackendError(message, transient=True, code="busy")
-        transient = exc.status_code in (408, 409, 429) or exc.status_code >= 500
-        return BackendError(message, transient=transient, code=code or str(exc.status_code))
+        return classify_status(exc.status_code, exc.body, str(exc.message))
     if isinstance(exc, openai.APIConnectionError):
         return BackendError(type(exc).__name__, transient=True, code="connection")
     return BackendError(type(exc).__name__, transient=False, code="unknown")
 
 
-def _error_code(exc: openai.APIStatusError) -> str | None:
-    body = exc.body
+def classify_status(status: int, body: object, message: str = "") -> BackendError:
+    """An HTTP error answer of OpenAI (status, decoded JSON body) as a BackendError."""
+    code = _error_code(body)
+    text = f"{status} {code or ''}".strip()
+    if status in (400, 409) and any(
+        marker in (code or "") or marker in message for marker in _BUSY_MARKERS
+    ):
+        return BackendError(text, transient=True, code="busy")
+    transient = status in (408, 409, 429) or status >= 500
+    return BackendError(text, transient=transient, code=code or str(status))
+
+
+def _error_code(body: object) -> str | None:
     if isinstance(body, dict):
         error = body.get("error", body)
         if isinstance(error, dict) and error.get("code"):
             return str(error["code"])
-    return getattr(exc, "code", None)
+    return None
 
 
 def abandoned(call: ToolCall) -> str:

@@ -9,9 +9,12 @@ back as `function_call` output items of a completed response; their outputs go i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
+import aiohttp
 from openai import AsyncOpenAI, omit
 
 from bot.assistants import Assistant
@@ -25,8 +28,10 @@ from bot.backends.base import (
     UserMessage,
     abandoned,
     call,
+    classify_status,
 )
 from bot.citations import GeneratedFile, from_response_output
+from bot.errors import BackendError
 from bot.functions import ToolCall, ToolOutput
 
 if TYPE_CHECKING:
@@ -122,13 +127,56 @@ def final_state(data: JsonDict, status: RunStatus) -> RunState:
     return RunState(status, watermark=watermark)
 
 
+class StatusReader:
+    """`GET /responses/{id}` on plain aiohttp, for status polls: the most frequent call.
+
+    Most polls only learn "still in progress". The SDK's request machinery (options, header
+    merging, auth hooks, response wrapping) costs about 0.7 ms of CPU per GET, plain aiohttp
+    0.14 ms (measured with `bench/load.py`, see docs/design.md). A failed poll is simply
+    tried again at the next one, so the SDK's own retries are not missed. Same base URL,
+    key, organization and project as the SDK client.
+    """
+
+    def __init__(self, client: AsyncOpenAI, http: aiohttp.ClientSession) -> None:
+        self._http = http
+        self._url = str(client.base_url).rstrip("/") + "/responses/"
+        self._headers = {
+            "Authorization": f"Bearer {client.api_key}",
+            "Accept": "application/json",
+            "User-Agent": f"slack-assistant-bridge {client.user_agent}",
+        }
+        if client.organization:
+            self._headers["OpenAI-Organization"] = client.organization
+        if client.project:
+            self._headers["OpenAI-Project"] = client.project
+        self._timeout = aiohttp.ClientTimeout(total=30)
+
+    async def read(self, response_id: str) -> JsonDict:
+        url = self._url + quote(response_id, safe="")
+        try:
+            async with self._http.get(url, headers=self._headers, timeout=self._timeout) as got:
+                body = await got.read()
+                status = got.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise BackendError(type(exc).__name__, transient=True, code="connection") from exc
+        try:
+            data = json.loads(body) if body else {}
+        except ValueError:
+            data = {}
+        if status >= 400:
+            raise classify_status(status, data, body.decode("utf-8", "replace")[:500])
+        return data if isinstance(data, dict) else {}
+
+
 class ResponsesBackend:
     """Conversations + background Responses."""
 
     kind = "responses"
 
-    def __init__(self, client: AsyncOpenAI) -> None:
+    def __init__(self, client: AsyncOpenAI, http: aiohttp.ClientSession | None = None) -> None:
         self._client = client
+        # Status polls skip the SDK when the process gives a session to read them with.
+        self._status = StatusReader(client, http) if http is not None else None
         # A create is not idempotent (no idempotency key): never let the SDK repeat one on
         # its own; the engine looks for the run before it tries again. A background create
         # answers at once; a short timeout keeps it well inside the turn's lease.
@@ -229,8 +277,11 @@ class ResponsesBackend:
     ) -> RunState:
         # Read the raw JSON: most polls only learn "still running", and building the typed
         # Response for each cost 1.2 ms of CPU against 0.7 ms for the untyped read.
-        raw = await call(lambda: self._client.get(f"/responses/{run_id}", cast_to=object))
-        data: JsonDict = raw if isinstance(raw, dict) else {}
+        if self._status is not None:
+            data = await self._status.read(run_id)
+        else:
+            raw = await call(lambda: self._client.get(f"/responses/{run_id}", cast_to=object))
+            data = raw if isinstance(raw, dict) else {}
         status = _FINAL.get(str(data.get("status") or ""))
         if status is None:
             items = [item for item in data.get("output") or [] if isinstance(item, dict)]

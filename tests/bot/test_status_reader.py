@@ -1,0 +1,166 @@
+"""Status polls of the Responses backend read `GET /responses/{id}` on plain aiohttp (not the
+SDK): the same answers, headers and error classes as the SDK path, against the fake OpenAI."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TypeVar
+
+import aiohttp
+import pytest
+from openai import AsyncOpenAI
+
+from bot.assistants import Assistant
+from bot.backends.base import RunState, RunStatus, UserMessage
+from bot.backends.responses import ResponsesBackend
+from bot.errors import BackendError
+from tests.fakes.openai_api import FakeOpenAI
+
+T = TypeVar("T")
+ASSISTANT = Assistant(name="helper", model="gpt-4o", instructions="Be brief.")
+POLL = r"^/v1/responses/resp_[^/]+$"
+
+
+@pytest.fixture
+def oa() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as fake:
+        fake.latency = 1.0
+        yield fake
+
+
+def with_backend(
+    oa: FakeOpenAI,
+    body: Callable[[ResponsesBackend, str], Awaitable[T]],
+    *,
+    reader: bool = True,
+    organization: str | None = None,
+    project: str | None = None,
+) -> T:
+    """Start a run on a fresh conversation, then hand the backend and the run id to `body`."""
+
+    async def scenario() -> T:
+        client = AsyncOpenAI(
+            api_key="sk-test-key",
+            base_url=oa.url + "/v1",
+            organization=organization,
+            project=project,
+            max_retries=0,
+        )
+        async with aiohttp.ClientSession() as http:
+            backend = ResponsesBackend(client, http if reader else None)
+            conversation = await backend.create_conversation(key="D1", assistant=ASSISTANT)
+            run_id = await backend.start_run(
+                conversation_id=conversation,
+                assistant=ASSISTANT,
+                messages=[UserMessage("What is 2+2?")],
+            )
+            try:
+                return await body(backend, run_id)
+            finally:
+                await client.close()
+
+    return asyncio.run(scenario())
+
+
+async def poll(backend: ResponsesBackend, run_id: str) -> RunState:
+    return await backend.poll_run(conversation_id="", run_id=run_id, assistant=ASSISTANT)
+
+
+async def poll_until_done(backend: ResponsesBackend, run_id: str) -> list[RunState]:
+    states = [await poll(backend, run_id)]
+    while states[-1].status is RunStatus.RUNNING:
+        await asyncio.sleep(0.05)
+        states.append(await poll(backend, run_id))
+        assert len(states) < 200, "the run never finished"
+    return states
+
+
+@pytest.mark.parametrize("reader", [True, False], ids=["aiohttp", "sdk"])
+def test_polls_follow_the_run_to_its_answer_on_either_path(oa: FakeOpenAI, reader: bool) -> None:
+    oa.responder = lambda ctx: f"Echo: {ctx.user_texts[-1]}"
+    states = with_backend(oa, poll_until_done, reader=reader)
+    assert states[0].status is RunStatus.RUNNING
+    assert states[-1].status is RunStatus.COMPLETED
+    assert states[-1].text == "Echo: What is 2+2?"
+    assert len(oa.calls("GET", POLL)) == len(states)
+
+
+def test_the_poll_sends_the_clients_key_organization_and_project(oa: FakeOpenAI) -> None:
+    with_backend(oa, poll, organization="org-abc", project="proj_xyz")
+    (got,) = oa.calls("GET", POLL)
+    assert got.headers["authorization"] == "Bearer sk-test-key"
+    assert got.headers["openai-organization"] == "org-abc"
+    assert got.headers["openai-project"] == "proj_xyz"
+
+
+def test_the_poll_sends_no_organization_or_project_when_none_is_set(oa: FakeOpenAI) -> None:
+    with_backend(oa, poll)
+    (got,) = oa.calls("GET", POLL)
+    assert got.headers["authorization"] == "Bearer sk-test-key"
+    assert "openai-organization" not in got.headers
+    assert "openai-project" not in got.headers
+
+
+@pytest.mark.parametrize(
+    ("status", "transient", "code"),
+    [
+        (404, False, "404"),
+        (401, False, "invalid_api_key"),
+        (429, True, "rate_limit_exceeded"),
+        (500, True, "500"),
+        (503, True, "503"),
+    ],
+)
+def test_error_answers_are_classified_as_on_the_sdk_path(
+    oa: FakeOpenAI, status: int, transient: bool, code: str
+) -> None:
+    async def failing_poll(backend: ResponsesBackend, run_id: str) -> BackendError:
+        oa.fail_next("GET", POLL, status)
+        with pytest.raises(BackendError) as caught:
+            await poll(backend, run_id)
+        return caught.value
+
+    error = with_backend(oa, failing_poll)
+    assert (error.transient, error.code) == (transient, code)
+    assert str(error).startswith(str(status))
+
+
+def test_a_dropped_connection_is_a_transient_error_and_the_next_poll_works(
+    oa: FakeOpenAI,
+) -> None:
+    async def dropped_then_fine(backend: ResponsesBackend, run_id: str) -> RunState:
+        # aiohttp itself retries a GET once when a kept-alive connection was closed.
+        oa.drop_next("GET", POLL, times=2)
+        with pytest.raises(BackendError) as caught:
+            await poll(backend, run_id)
+        assert caught.value.transient
+        assert caught.value.code == "connection"
+        return await poll(backend, run_id)
+
+    state = with_backend(oa, dropped_then_fine)
+    assert state.status in (RunStatus.RUNNING, RunStatus.COMPLETED)
+
+
+def test_an_unreachable_server_is_a_transient_error() -> None:
+    async def scenario() -> BackendError:
+        client = AsyncOpenAI(api_key="sk-test-key", base_url="http://127.0.0.1:9/v1")
+        async with aiohttp.ClientSession() as http:
+            with pytest.raises(BackendError) as caught:
+                await poll(ResponsesBackend(client, http), "resp_nowhere")
+        await client.close()
+        return caught.value
+
+    error = asyncio.run(scenario())
+    assert (error.transient, error.code) == (True, "connection")
+
+
+def test_a_run_id_cannot_leave_the_responses_path(oa: FakeOpenAI) -> None:
+    async def odd_id(backend: ResponsesBackend, run_id: str) -> BackendError:
+        with pytest.raises(BackendError) as caught:
+            await poll(backend, "../models")
+        return caught.value
+
+    error = with_backend(oa, odd_id)
+    assert (error.transient, error.code) == (False, "404")
+    assert not oa.calls("GET", r"^/v1/models")
