@@ -81,26 +81,37 @@ class _InLoopConnection:
 
 
 class InLoopSession:
-    """AsyncSession's interface over a synchronous Session, for SQLite only.
+    """AsyncSession's interface over a synchronous Connection, for SQLite only.
 
     SQLite is a file in this process: a statement takes tens of microseconds, while the
     async path (greenlet + aiosqlite's thread hand-off) costs about 1 ms of CPU per
     transaction and 0.4 ms per statement. Run in the event loop's thread, a transaction
     never yields to the loop, so no other coroutine can see it half done.
+
+    Most transactions run only Core statements (`execute`); the ORM Session, which costs
+    more to set up and commit than they do to run, is made only when one is asked for.
     """
 
-    def __init__(self, session: Session) -> None:
-        self._session = session
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._orm: Session | None = None
 
     @property
-    def bind(self) -> Any:
-        return self._session.bind
+    def _session(self) -> Session:
+        if self._orm is None:
+            # Joins the connection's transaction; `Database.session` commits or rolls it back.
+            self._orm = Session(bind=self._connection, expire_on_commit=False)
+        return self._orm
+
+    @property
+    def bind(self) -> Connection:
+        return self._connection
 
     async def exec(self, statement: Any, **kw: Any) -> Any:
         return self._session.exec(statement, **kw)
 
     async def connection(self) -> _InLoopConnection:
-        return _InLoopConnection(self._session.connection())
+        return _InLoopConnection(self._connection)
 
     async def get(self, entity: Any, ident: Any, **kw: Any) -> Any:
         return self._session.get(entity, ident, **kw)
@@ -117,12 +128,21 @@ class InLoopSession:
     async def refresh(self, instance: Any) -> None:
         self._session.refresh(instance)
 
+    def done(self) -> None:
+        """Write what the ORM Session still holds, before the transaction commits."""
+        if self._orm is not None:
+            self._orm.flush()
+
+    def close(self) -> None:
+        if self._orm is not None:
+            self._orm.close()
+
 
 async def execute(session: AsyncSession, statement: Executable, parameters: Any = None) -> Any:
     """Run a Core statement in the session's transaction, bypassing the ORM.
 
-    For the statements every turn runs: built once with bind parameters (see
-    `storage.statements`), they skip statement building, cache-key generation and the ORM's
+    For the statements every turn runs: built once with bind parameters (module constants
+    in `storage.turns`, `storage.queue`, `storage.replies`), they skip statement building, cache-key generation and the ORM's
     bulk-update bookkeeping, which together cost more CPU than SQLite itself.
     `parameters` is a dict, or a list of dicts for several rows.
     """
@@ -160,8 +180,13 @@ class Database:
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session inside a transaction, committed on success, rolled back on error."""
         if self.is_sqlite:
-            with Session(self._local, expire_on_commit=False) as local, local.begin():
-                yield cast(AsyncSession, InLoopSession(local))
+            with self._local.begin() as connection:
+                local = InLoopSession(connection)
+                try:
+                    yield cast(AsyncSession, local)
+                    local.done()
+                finally:
+                    local.close()
             return
         async with self._sessions() as session, session.begin():
             yield session
