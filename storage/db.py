@@ -142,8 +142,9 @@ async def execute(session: AsyncSession, statement: Executable, parameters: Any 
     """Run a Core statement in the session's transaction, bypassing the ORM.
 
     For the statements every turn runs: built once with bind parameters (module constants
-    in `storage.turns`, `storage.queue`, `storage.replies`), they skip statement building, cache-key generation and the ORM's
-    bulk-update bookkeeping, which together cost more CPU than SQLite itself.
+    in `storage.turns`, `storage.queue`, `storage.replies`), they skip statement building,
+    cache-key generation and the ORM's bulk-update bookkeeping, which together cost more
+    CPU than SQLite itself.
     `parameters` is a dict, or a list of dicts for several rows.
     """
     connection = await session.connection()

@@ -11,7 +11,15 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import execute
-from storage.models import Conversation, InboundMessage, Reply, Turn, TurnStatus, utcnow
+from storage.models import (
+    Conversation,
+    InboundMessage,
+    Reply,
+    ReplyStatus,
+    Turn,
+    TurnStatus,
+    utcnow,
+)
 from storage.upsert import PerDialect, table_of
 
 # The statements every turn runs, built once with bind parameters (see `storage.db.execute`).
@@ -315,20 +323,25 @@ async def finish_turn(
             _WATERMARK,
             {"p_conversation_id": turn.conversation_id, "p_watermark": watermark},
         )
+    lease_until = now + lease
     rows = [
-        Reply(
-            turn_id=turn.id,
-            seq=seq,
-            channel_id=turn.channel_id,
-            thread_ts=turn.thread_ts,
-            markdown=markdown,
-            file_ref=file_ref,
-            owner=owner,
-            lease_until=now + lease,
-            sending_at=now,
-            next_attempt_at=now,
-            created_at=now,
-        ).model_dump(exclude={"id"})
+        {
+            "turn_id": turn.id,
+            "seq": seq,
+            "channel_id": turn.channel_id,
+            "thread_ts": turn.thread_ts,
+            "markdown": markdown,
+            "file_ref": file_ref,
+            "status": ReplyStatus.PENDING,
+            "owner": owner,
+            "lease_until": lease_until,
+            "attempts": 0,
+            "sending_at": now,
+            "next_attempt_at": now,
+            "posted_ts": None,
+            "created_at": now,
+            "error": None,
+        }
         for seq, (markdown, file_ref) in enumerate(
             [(part, None) for part in parts] + [("", ref) for ref in files or []]
         )

@@ -127,19 +127,22 @@ def final_state(data: JsonDict, status: RunStatus) -> RunState:
     return RunState(status, watermark=watermark)
 
 
-class StatusReader:
-    """`GET /responses/{id}` on plain aiohttp, for status polls: the most frequent call.
+class PlainCalls:
+    """The two calls every turn makes, on plain aiohttp: the background create and the status
+    poll (`GET /responses/{id}`), the most frequent call.
 
-    Most polls only learn "still in progress". The SDK's request machinery (options, header
-    merging, auth hooks, response wrapping) costs about 0.7 ms of CPU per GET, plain aiohttp
-    0.14 ms (measured with `bench/load.py`, see docs/design.md). A failed poll is simply
-    tried again at the next one, so the SDK's own retries are not missed. Same base URL,
-    key, organization and project as the SDK client.
+    The SDK's request machinery (parameter transform, options, header merging, auth hooks,
+    its httpx layer over aiohttp, response models) cost about 0.7 ms of CPU per poll and
+    1.5 ms per create against 0.14 / 0.3 ms here (measured with `bench/load.py`, see
+    docs/design.md). Same base URL, key, organization and project as the SDK client;
+    errors are classified exactly as the SDK's are (`classify_status`). Neither call is
+    retried here: a failed poll is tried again at the next one, and a create is never
+    repeated blindly anyway (the engine looks for the run first).
     """
 
     def __init__(self, client: AsyncOpenAI, http: aiohttp.ClientSession) -> None:
         self._http = http
-        self._url = str(client.base_url).rstrip("/") + "/responses/"
+        self._base = str(client.base_url).rstrip("/")
         self._headers = {
             "Authorization": f"Bearer {client.api_key}",
             "Accept": "application/json",
@@ -149,22 +152,36 @@ class StatusReader:
             self._headers["OpenAI-Organization"] = client.organization
         if client.project:
             self._headers["OpenAI-Project"] = client.project
-        self._timeout = aiohttp.ClientTimeout(total=30)
+        self._poll_timeout = aiohttp.ClientTimeout(total=30)
+        # A background create answers at once; a short timeout keeps it inside the lease.
+        self._create_timeout = aiohttp.ClientTimeout(total=20)
 
     async def read(self, response_id: str) -> JsonDict:
-        url = self._url + quote(response_id, safe="")
+        """The response's JSON, as `GET /responses/{id}` returns it."""
+        url = f"{self._base}/responses/{quote(response_id, safe='')}"
+        return await self._send("GET", url, None, self._poll_timeout)
+
+    async def create(self, body: JsonDict) -> JsonDict:
+        """`POST /responses` with `body` (already in wire form); the new response's JSON."""
+        return await self._send("POST", f"{self._base}/responses", body, self._create_timeout)
+
+    async def _send(
+        self, method: str, url: str, body: JsonDict | None, limit: aiohttp.ClientTimeout
+    ) -> JsonDict:
         try:
-            async with self._http.get(url, headers=self._headers, timeout=self._timeout) as got:
-                body = await got.read()
+            async with self._http.request(
+                method, url, json=body, headers=self._headers, timeout=limit
+            ) as got:
+                raw = await got.read()
                 status = got.status
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise BackendError(type(exc).__name__, transient=True, code="connection") from exc
         try:
-            data = json.loads(body) if body else {}
+            data = json.loads(raw) if raw else {}
         except ValueError:
             data = {}
         if status >= 400:
-            raise classify_status(status, data, body.decode("utf-8", "replace")[:500])
+            raise classify_status(status, data, raw.decode("utf-8", "replace")[:500])
         return data if isinstance(data, dict) else {}
 
 
@@ -175,8 +192,8 @@ class ResponsesBackend:
 
     def __init__(self, client: AsyncOpenAI, http: aiohttp.ClientSession | None = None) -> None:
         self._client = client
-        # Status polls skip the SDK when the process gives a session to read them with.
-        self._status = StatusReader(client, http) if http is not None else None
+        # Creates and polls skip the SDK when the process gives a session to send them with.
+        self._plain = PlainCalls(client, http) if http is not None else None
         # A create is not idempotent (no idempotency key): never let the SDK repeat one on
         # its own; the engine looks for the run before it tries again. A background create
         # answers at once; a short timeout keeps it well inside the turn's lease.
@@ -267,12 +284,14 @@ class ResponsesBackend:
             body["temperature"] = assistant.temperature
         if assistant.reasoning is not None:
             body["reasoning"] = {"effort": assistant.reasoning}
-        # The body is already the wire form and only the id is read back: posting it
-        # untyped skips the SDK's parameter transform and response model (a third of the
-        # call's CPU, measured with bench/load.py); errors, auth and timeouts are the SDK's.
-        response = await call(
-            lambda: self._create_client.post("/responses", body=body, cast_to=object)
-        )
+        # The body is already the wire form and only the id is read back: the SDK's
+        # parameter transform and response model would be work for nothing.
+        if self._plain is not None:
+            response: object = await self._plain.create(body)
+        else:
+            response = await call(
+                lambda: self._create_client.post("/responses", body=body, cast_to=object)
+            )
         if not isinstance(response, dict) or not response.get("id"):
             raise BackendError("response without an id", transient=False, code="bad_response")
         return str(response["id"])
@@ -282,8 +301,8 @@ class ResponsesBackend:
     ) -> RunState:
         # Read the raw JSON: most polls only learn "still running", and building the typed
         # Response for each cost 1.2 ms of CPU against 0.7 ms for the untyped read.
-        if self._status is not None:
-            data = await self._status.read(run_id)
+        if self._plain is not None:
+            data = await self._plain.read(run_id)
         else:
             raw = await call(lambda: self._client.get(f"/responses/{run_id}", cast_to=object))
             data = raw if isinstance(raw, dict) else {}

@@ -1,5 +1,6 @@
-"""Status polls of the Responses backend read `GET /responses/{id}` on plain aiohttp (not the
-SDK): the same answers, headers and error classes as the SDK path, against the fake OpenAI."""
+"""The Responses backend's create and status poll run on plain aiohttp (not the SDK) when the
+process gives it a session: the same requests, answers, headers and error classes as the SDK
+path, against the fake OpenAI."""
 
 from __future__ import annotations
 
@@ -153,6 +154,97 @@ def test_an_unreachable_server_is_a_transient_error() -> None:
 
     error = asyncio.run(scenario())
     assert (error.transient, error.code) == (True, "connection")
+
+
+@pytest.mark.parametrize("reader", [True, False], ids=["aiohttp", "sdk"])
+def test_the_create_sends_the_same_request_on_either_path(oa: FakeOpenAI, reader: bool) -> None:
+    tools_assistant = Assistant(
+        name="analyst",
+        model="gpt-4.1",
+        instructions="Use tools.",
+        tools=("web_search",),
+        temperature=0.2,
+        reasoning="low",
+    )
+
+    async def scenario() -> str:
+        client = AsyncOpenAI(api_key="sk-test-key", base_url=oa.url + "/v1", max_retries=0)
+        async with aiohttp.ClientSession() as http:
+            backend = ResponsesBackend(client, http if reader else None)
+            conversation = await backend.create_conversation(key="D1", assistant=tools_assistant)
+            run_id = await backend.start_run(
+                conversation_id=conversation,
+                assistant=tools_assistant,
+                messages=[UserMessage("Find the news.")],
+            )
+        await client.close()
+        return run_id
+
+    run_id = asyncio.run(scenario())
+    (sent,) = oa.calls("POST", r"^/v1/responses$")
+    assert sent.headers["authorization"] == "Bearer sk-test-key"
+    assert sent.headers["content-type"].startswith("application/json")
+    assert sent.json == {
+        "model": "gpt-4.1",
+        "input": [{"role": "user", "content": "Find the news."}],
+        "conversation": sent.json["conversation"],
+        "background": True,
+        "store": True,
+        "instructions": "Use tools.",
+        "tools": [{"type": "web_search"}],
+        "temperature": 0.2,
+        "reasoning": {"effort": "low"},
+    }
+    assert sent.json["conversation"].startswith("conv_")
+    assert run_id.startswith("resp_")
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "transient", "code"),
+    [
+        (
+            400,
+            {"error": {"message": "Invalid model.", "code": "model_not_found"}},
+            False,
+            "model_not_found",
+        ),
+        (
+            400,
+            {
+                "error": {
+                    "message": "Another response is in progress.",
+                    "code": "conversation_locked",
+                }
+            },
+            True,
+            "busy",
+        ),
+        (429, None, True, "rate_limit_exceeded"),
+        (500, None, True, "500"),
+    ],
+)
+def test_create_errors_are_classified_as_on_the_sdk_path(
+    oa: FakeOpenAI, status: int, body: dict[str, object] | None, transient: bool, code: str
+) -> None:
+    async def scenario(reader: bool) -> BackendError:
+        client = AsyncOpenAI(api_key="sk-test-key", base_url=oa.url + "/v1", max_retries=0)
+        async with aiohttp.ClientSession() as http:
+            backend = ResponsesBackend(client, http if reader else None)
+            conversation = await backend.create_conversation(key="D1", assistant=ASSISTANT)
+            oa.fail_next("POST", r"^/v1/responses$", status, body=body)
+            with pytest.raises(BackendError) as caught:
+                await backend.start_run(
+                    conversation_id=conversation,
+                    assistant=ASSISTANT,
+                    messages=[UserMessage("Hi")],
+                )
+        await client.close()
+        return caught.value
+
+    plain, sdk = asyncio.run(scenario(True)), asyncio.run(scenario(False))
+    assert (plain.transient, plain.code, str(plain)) == (sdk.transient, sdk.code, str(sdk))
+    assert plain.transient is transient
+    assert plain.code == code
 
 
 def test_a_run_id_cannot_leave_the_responses_path(oa: FakeOpenAI) -> None:
