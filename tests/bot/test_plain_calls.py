@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 import pytest
@@ -30,7 +30,7 @@ def oa() -> Iterator[FakeOpenAI]:
         yield fake
 
 
-def with_backend(
+def on_backend(
     oa: FakeOpenAI,
     body: Callable[[ResponsesBackend, str], Awaitable[T]],
     *,
@@ -38,7 +38,8 @@ def with_backend(
     organization: str | None = None,
     project: str | None = None,
 ) -> T:
-    """Start a run on a fresh conversation, then hand the backend and the run id to `body`."""
+    """Hand a Responses backend (plain calls on `reader`, else the SDK's) and a fresh
+    conversation's id to `body`."""
 
     async def scenario() -> T:
         client = AsyncOpenAI(
@@ -48,20 +49,36 @@ def with_backend(
             project=project,
             max_retries=0,
         )
-        async with aiohttp.ClientSession() as http:
-            backend = ResponsesBackend(client, http if reader else None)
-            conversation = await backend.create_conversation(key="D1", assistant=ASSISTANT)
-            run_id = await backend.start_run(
-                conversation_id=conversation,
-                assistant=ASSISTANT,
-                messages=[UserMessage("What is 2+2?")],
-            )
-            try:
-                return await body(backend, run_id)
-            finally:
-                await client.close()
+        try:
+            async with aiohttp.ClientSession() as http:
+                backend = ResponsesBackend(client, http if reader else None)
+                conversation = await backend.create_conversation(key="D1", assistant=ASSISTANT)
+                return await body(backend, conversation)
+        finally:
+            await client.close()
 
     return asyncio.run(scenario())
+
+
+async def start(
+    backend: ResponsesBackend, conversation: str, assistant: Assistant = ASSISTANT, text: str = "Hi"
+) -> str:
+    return await backend.start_run(
+        conversation_id=conversation, assistant=assistant, messages=[UserMessage(text)]
+    )
+
+
+def with_backend(
+    oa: FakeOpenAI,
+    body: Callable[[ResponsesBackend, str], Awaitable[T]],
+    **options: Any,
+) -> T:
+    """Start a run on a fresh conversation, then hand the backend and the run id to `body`."""
+
+    async def started(backend: ResponsesBackend, conversation: str) -> T:
+        return await body(backend, await start(backend, conversation, text="What is 2+2?"))
+
+    return on_backend(oa, started, **options)
 
 
 async def poll(backend: ResponsesBackend, run_id: str) -> RunState:
@@ -84,7 +101,11 @@ def test_polls_follow_the_run_to_its_answer_on_either_path(oa: FakeOpenAI, reade
     assert states[0].status is RunStatus.RUNNING
     assert states[-1].status is RunStatus.COMPLETED
     assert states[-1].text == "Echo: What is 2+2?"
-    assert len(oa.calls("GET", POLL)) == len(states)
+    polls = oa.calls("GET", POLL)
+    assert len(polls) == len(states)
+    assert all(
+        p.headers["user-agent"].startswith("slack-assistant-bridge") is reader for p in polls
+    )
 
 
 def test_the_poll_sends_the_clients_key_organization_and_project(oa: FakeOpenAI) -> None:
@@ -93,6 +114,7 @@ def test_the_poll_sends_the_clients_key_organization_and_project(oa: FakeOpenAI)
     assert got.headers["authorization"] == "Bearer sk-test-key"
     assert got.headers["openai-organization"] == "org-abc"
     assert got.headers["openai-project"] == "proj_xyz"
+    assert got.headers["user-agent"].startswith("slack-assistant-bridge AsyncOpenAI/Python")
 
 
 def test_the_poll_sends_no_organization_or_project_when_none_is_set(oa: FakeOpenAI) -> None:
@@ -167,23 +189,15 @@ def test_the_create_sends_the_same_request_on_either_path(oa: FakeOpenAI, reader
         reasoning="low",
     )
 
-    async def scenario() -> str:
-        client = AsyncOpenAI(api_key="sk-test-key", base_url=oa.url + "/v1", max_retries=0)
-        async with aiohttp.ClientSession() as http:
-            backend = ResponsesBackend(client, http if reader else None)
-            conversation = await backend.create_conversation(key="D1", assistant=tools_assistant)
-            run_id = await backend.start_run(
-                conversation_id=conversation,
-                assistant=tools_assistant,
-                messages=[UserMessage("Find the news.")],
-            )
-        await client.close()
-        return run_id
+    async def create(backend: ResponsesBackend, conversation: str) -> str:
+        return await start(backend, conversation, tools_assistant, "Find the news.")
 
-    run_id = asyncio.run(scenario())
+    run_id = on_backend(oa, create, reader=reader)
     (sent,) = oa.calls("POST", r"^/v1/responses$")
     assert sent.headers["authorization"] == "Bearer sk-test-key"
     assert sent.headers["content-type"].startswith("application/json")
+    # Which path sent it: the bridge's plain call names itself, the SDK does not.
+    assert sent.headers["user-agent"].startswith("slack-assistant-bridge") is reader
     assert sent.json == {
         "model": "gpt-4.1",
         "input": [{"role": "user", "content": "Find the news."}],
@@ -226,22 +240,14 @@ def test_the_create_sends_the_same_request_on_either_path(oa: FakeOpenAI, reader
 def test_create_errors_are_classified_as_on_the_sdk_path(
     oa: FakeOpenAI, status: int, body: dict[str, object] | None, transient: bool, code: str
 ) -> None:
-    async def scenario(reader: bool) -> BackendError:
-        client = AsyncOpenAI(api_key="sk-test-key", base_url=oa.url + "/v1", max_retries=0)
-        async with aiohttp.ClientSession() as http:
-            backend = ResponsesBackend(client, http if reader else None)
-            conversation = await backend.create_conversation(key="D1", assistant=ASSISTANT)
-            oa.fail_next("POST", r"^/v1/responses$", status, body=body)
-            with pytest.raises(BackendError) as caught:
-                await backend.start_run(
-                    conversation_id=conversation,
-                    assistant=ASSISTANT,
-                    messages=[UserMessage("Hi")],
-                )
-        await client.close()
+    async def failing_create(backend: ResponsesBackend, conversation: str) -> BackendError:
+        oa.fail_next("POST", r"^/v1/responses$", status, body=body)
+        with pytest.raises(BackendError) as caught:
+            await start(backend, conversation)
         return caught.value
 
-    plain, sdk = asyncio.run(scenario(True)), asyncio.run(scenario(False))
+    plain = on_backend(oa, failing_create, reader=True)
+    sdk = on_backend(oa, failing_create, reader=False)
     assert (plain.transient, plain.code, str(plain)) == (sdk.transient, sdk.code, str(sdk))
     assert plain.transient is transient
     assert plain.code == code
