@@ -101,6 +101,9 @@ class EngineCore:
 
     async def _open(self, session: AsyncSession, key: str) -> int | None:
         """In `session`: open a turn over the key's queued messages; its id, or None."""
+        pending = await turns.pending_messages(session=session, key=key)
+        if not pending:
+            return None  # the usual case after a turn: no look-up of the conversation
         assistant = await self._assistant_of(session, key)
         backend = self.backends.for_assistant(assistant)
         conversation = await queue.current_conversation(
@@ -110,6 +113,7 @@ class EngineCore:
             session=session,
             key=key,
             conversation_id=conversation.id or 0,
+            pending=pending,
             owner=self.owner,
             lease=self.lease,
         )

@@ -97,18 +97,27 @@ def _lease_free(now: datetime, owner: str) -> Any:
     )
 
 
+async def pending_messages(*, session: AsyncSession, key: str) -> list[InboundMessage]:
+    """The key's messages not yet given to a turn, oldest first."""
+    rows = (await execute(session, _PENDING, {"p_key": key})).all()
+    return [InboundMessage.model_validate(row._asdict()) for row in rows]
+
+
 async def open_turn(
-    *, session: AsyncSession, key: str, conversation_id: int, owner: str, lease: timedelta
+    *,
+    session: AsyncSession,
+    key: str,
+    conversation_id: int,
+    pending: list[InboundMessage],
+    owner: str,
+    lease: timedelta,
 ) -> tuple[Turn, list[InboundMessage]] | None:
-    """Start a turn over the key's pending messages, unless one is already open.
+    """Start a turn over `pending` (the key's `pending_messages`, not empty), unless one is
+    already open.
 
     The partial unique index `uq_turn_open` makes "one open turn per conversation" hold
     across processes; the `turn_id IS NULL` guard makes each message belong to one turn.
     """
-    rows = (await execute(session, _PENDING, {"p_key": key})).all()
-    if not rows:
-        return None
-    pending = [InboundMessage.model_validate(row._asdict()) for row in rows]
     newest = pending[-1]
     now = utcnow()
     values = {
