@@ -103,7 +103,7 @@ class Deliverer:
             return False
         if found:
             log.info("reply %s was already in Slack as %s; not posting it again", part.id, found)
-        async with self.db.session() as session:
+        async with self.db.session(single=True) as session:
             await replies.mark_posted(session=session, reply_id=part.id, ts=ts)
         return True
 
@@ -134,7 +134,7 @@ class Deliverer:
             found = await self._note(part, file, "it is no longer available at OpenAI")
         if found is None:
             return False
-        async with self.db.session() as session:
+        async with self.db.session(single=True) as session:
             await replies.mark_posted(session=session, reply_id=part.id, ts=found)
         return True
 

@@ -177,7 +177,7 @@ class EngineCore:
     async def _started(self, driving: Driving, run_id: str, first_poll: datetime) -> None:
         turn = driving.turn
         assert turn.id is not None
-        async with self.db.session() as session:
+        async with self.db.session(single=True) as session:
             held = await turns.record_started(
                 session=session,
                 turn_id=turn.id,
@@ -199,7 +199,7 @@ class EngineCore:
         turn = driving.turn
         assert turn.id is not None
         lease_until = lease_until or utcnow() + self.lease
-        async with self.db.session() as session:
+        async with self.db.session(single=True) as session:
             held = await turns.renew_turn(
                 session=session,
                 turn_id=turn.id,

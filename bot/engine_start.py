@@ -34,7 +34,7 @@ class StartSteps(EngineCore):
                 conversation.openai_id = await backend.create_conversation(
                     key=conversation.key, assistant=assistant
                 )
-                async with self.db.session() as session:
+                async with self.db.session(single=True) as session:
                     await queue.set_conversation_openai_id(
                         session=session,
                         conversation_id=conversation.id,

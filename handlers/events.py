@@ -71,7 +71,8 @@ def register(
                 ),
             )
             return
-        async with db.ingest() as session:
+        # Both writes are idempotent and each safe alone (a retry of the event repeats them).
+        async with db.ingest(single=True) as session:
             if incoming.is_mention and incoming.reply_thread_ts:
                 await queue.remember_bot_thread(
                     session=session,
