@@ -195,10 +195,6 @@ async def turn_messages(*, session: AsyncSession, turn_id: int) -> list[InboundM
     return list((await session.exec(stmt)).all())
 
 
-def _held_by(turn_id: int, owner: str) -> Any:
-    return (col(Turn.id) == turn_id) & (col(Turn.owner) == owner) & (Turn.status != "done")
-
-
 async def record_started(
     *,
     session: AsyncSession,
@@ -239,9 +235,9 @@ async def record_tool_outputs(
     """The round's outputs are computed: the turn goes back to "starting" until they are
     sent (sending them is a create that may need recovering, like the first one)."""
     now = utcnow()
-    result = await session.exec(
-        update(Turn)
-        .where(_held_by(turn_id, owner))
+    back_to_start = (
+        update(_turns)
+        .where(_HELD)
         .values(
             status=TurnStatus.STARTING,
             tool_state=tool_state,
@@ -251,7 +247,8 @@ async def record_tool_outputs(
             lease_until=now + lease,
         )
     )
-    return bool(getattr(result, "rowcount", 0))
+    result = await execute(session, back_to_start, {"p_turn_id": turn_id, "p_owner": owner})
+    return bool(result.rowcount)
 
 
 async def set_status_ts(*, session: AsyncSession, turn_id: int, ts: str | None) -> None:
