@@ -16,12 +16,19 @@ def table_of(model: type[Any]) -> Table:
     return cast(Table, model.__table__)
 
 
+_INSERTS: dict[str, Callable[[Table], Any]] = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+}
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
 def insert_ignore(session: AsyncSession, model: type[Any]) -> Any:
     """An insert into `model`'s table in the session's dialect, which has `on_conflict_…`."""
-    table = table_of(model)
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+    return _INSERTS[_dialect(session)](table_of(model))
 
 
 class PerDialect:
@@ -29,8 +36,7 @@ class PerDialect:
     `for_(session)` picks the session's."""
 
     def __init__(self, build: Callable[[Callable[[Table], Any]], Executable]) -> None:
-        self._built = {"sqlite": build(sqlite.insert), "postgresql": build(postgresql.insert)}
+        self._built = {name: build(insert) for name, insert in _INSERTS.items()}
 
     def for_(self, session: AsyncSession) -> Executable:
-        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-        return self._built[dialect]
+        return self._built[_dialect(session)]
