@@ -151,6 +151,27 @@ async def execute(session: AsyncSession, statement: Executable, parameters: Any 
     return await connection.execute(statement, parameters)
 
 
+def _sessionmaker(
+    engine: AsyncEngine, *, autocommit: bool = False
+) -> async_sessionmaker[AsyncSession]:
+    if autocommit:
+        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def _pg_session(
+    sessions: async_sessionmaker[AsyncSession], *, single: bool
+) -> AsyncIterator[AsyncSession]:
+    """A session from `sessions`: in a transaction, or (`single`, an autocommit maker) not."""
+    async with sessions() as session:
+        if single:
+            yield session
+            return
+        async with session.begin():
+            yield session
+
+
 class Database:
     """Engines plus session factories; `session()` and `ingest()` are how code gets a session.
 
@@ -163,23 +184,11 @@ class Database:
         self.is_sqlite = is_sqlite(url)
         self.engine = create_engine(url, pool_size=10)
         self.ingest_engine = create_engine(url, pool_size=5)
-        self._sessions = async_sessionmaker(
-            self.engine, class_=AsyncSession, expire_on_commit=False
-        )
-        self._ingest_sessions = async_sessionmaker(
-            self.ingest_engine, class_=AsyncSession, expire_on_commit=False
-        )
+        self._sessions = _sessionmaker(self.engine)
+        self._ingest_sessions = _sessionmaker(self.ingest_engine)
         # The same pools with each statement committing on its own (see `session`).
-        self._single_sessions = async_sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT"),
-            class_=AsyncSession,
-            expire_on_commit=False,
-        )
-        self._single_ingest_sessions = async_sessionmaker(
-            self.ingest_engine.execution_options(isolation_level="AUTOCOMMIT"),
-            class_=AsyncSession,
-            expire_on_commit=False,
-        )
+        self._single_sessions = _sessionmaker(self.engine, autocommit=True)
+        self._single_ingest_sessions = _sessionmaker(self.ingest_engine, autocommit=True)
 
         if self.is_sqlite:
             self._local = sa_create_engine(
@@ -197,21 +206,18 @@ class Database:
         saves the BEGIN and COMMIT round trips (a third of a turn's round trips); on SQLite,
         whose BEGIN and COMMIT are local calls, it is an ordinary transaction.
         """
-        if not self.is_sqlite and single:
-            async with self._single_sessions() as session:
+        if not self.is_sqlite:
+            sessions = self._single_sessions if single else self._sessions
+            async with _pg_session(sessions, single=single) as session:
                 yield session
             return
-        if self.is_sqlite:
-            with self._local.begin() as connection:
-                local = InLoopSession(connection)
-                try:
-                    yield cast(AsyncSession, local)
-                    local.done()
-                finally:
-                    local.close()
-            return
-        async with self._sessions() as session, session.begin():
-            yield session
+        with self._local.begin() as connection:
+            local = InLoopSession(connection)
+            try:
+                yield cast(AsyncSession, local)
+                local.done()
+            finally:
+                local.close()
 
     @asynccontextmanager
     async def ingest(self, *, single: bool = False) -> AsyncIterator[AsyncSession]:
@@ -220,11 +226,8 @@ class Database:
             async with self.session() as session:
                 yield session
             return
-        if single:
-            async with self._single_ingest_sessions() as session:
-                yield session
-            return
-        async with self._ingest_sessions() as session, session.begin():
+        sessions = self._single_ingest_sessions if single else self._ingest_sessions
+        async with _pg_session(sessions, single=single) as session:
             yield session
 
     async def close(self) -> None:
