@@ -186,6 +186,27 @@ class PlainCalls:
         return data if isinstance(data, dict) else {}
 
 
+class SdkCalls:
+    """The same two calls through the SDK, for a backend built without an aiohttp session.
+    The bridge always gives one; this is the reference `tests/bot/test_plain_calls.py`
+    holds `PlainCalls` to (same requests, same answers, same errors)."""
+
+    def __init__(self, client: AsyncOpenAI) -> None:
+        self._client = client
+        # A create is not idempotent (no idempotency key): never let the SDK repeat one on
+        # its own; the engine looks for the run before it tries again. A background create
+        # answers at once; a short timeout keeps it well inside the turn's lease.
+        self._create_client = client.with_options(max_retries=0, timeout=20.0)
+
+    async def read(self, response_id: str) -> JsonDict:
+        raw = await call(lambda: self._client.get(f"/responses/{response_id}", cast_to=object))
+        return raw if isinstance(raw, dict) else {}
+
+    async def create(self, body: JsonDict) -> JsonDict:
+        raw = await call(lambda: self._create_client.post("/responses", body=body, cast_to=object))
+        return raw if isinstance(raw, dict) else {}
+
+
 class ResponsesBackend:
     """Conversations + background Responses."""
 
@@ -194,11 +215,7 @@ class ResponsesBackend:
     def __init__(self, client: AsyncOpenAI, http: aiohttp.ClientSession | None = None) -> None:
         self._client = client
         # Creates and polls skip the SDK when the process gives a session to send them with.
-        self._plain = PlainCalls(client, http) if http is not None else None
-        # A create is not idempotent (no idempotency key): never let the SDK repeat one on
-        # its own; the engine looks for the run before it tries again. A background create
-        # answers at once; a short timeout keeps it well inside the turn's lease.
-        self._create_client = client.with_options(max_retries=0, timeout=20.0)
+        self._calls = PlainCalls(client, http) if http is not None else SdkCalls(client)
 
     async def create_conversation(self, *, key: str, assistant: Assistant) -> str:
         conversation = await call(
@@ -287,13 +304,8 @@ class ResponsesBackend:
             body["reasoning"] = {"effort": assistant.reasoning}
         # The body is already the wire form and only the id is read back: the SDK's
         # parameter transform and response model would be work for nothing.
-        if self._plain is not None:
-            response: object = await self._plain.create(body)
-        else:
-            response = await call(
-                lambda: self._create_client.post("/responses", body=body, cast_to=object)
-            )
-        if not isinstance(response, dict) or not response.get("id"):
+        response = await self._calls.create(body)
+        if not response.get("id"):
             raise BackendError("response without an id", transient=False, code="bad_response")
         return str(response["id"])
 
@@ -302,11 +314,7 @@ class ResponsesBackend:
     ) -> RunState:
         # Read the raw JSON: most polls only learn "still running", and building the typed
         # Response for each cost 1.2 ms of CPU against 0.7 ms for the untyped read.
-        if self._plain is not None:
-            data = await self._plain.read(run_id)
-        else:
-            raw = await call(lambda: self._client.get(f"/responses/{run_id}", cast_to=object))
-            data = raw if isinstance(raw, dict) else {}
+        data = await self._calls.read(run_id)
         status = _FINAL.get(str(data.get("status") or ""))
         if status is None:
             items = [item for item in data.get("output") or [] if isinstance(item, dict)]
