@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import messages
 from bot.config import Settings
@@ -71,28 +72,29 @@ def register(
                 ),
             )
             return
-        # Both writes are idempotent and each safe alone (a retry of the event repeats them).
-        async with db.ingest(single=True) as session:
+        message = InboundMessage(
+            key=incoming.key,
+            team_id=incoming.team_id,
+            channel_id=incoming.channel_id,
+            user_id=incoming.user_id,
+            message_ts=incoming.ts,
+            reply_thread_ts=incoming.reply_thread_ts,
+            event_id=event_id,
+            text=incoming.text,
+            files=json.dumps([f.to_json() for f in accepted]) if accepted else None,
+        )
+
+        async def write(session: AsyncSession) -> bool:
             if incoming.is_mention and incoming.reply_thread_ts:
                 await queue.remember_bot_thread(
                     session=session,
                     channel_id=incoming.channel_id,
                     thread_ts=incoming.reply_thread_ts,
                 )
-            is_new = await queue.enqueue_message(
-                session=session,
-                message=InboundMessage(
-                    key=incoming.key,
-                    team_id=incoming.team_id,
-                    channel_id=incoming.channel_id,
-                    user_id=incoming.user_id,
-                    message_ts=incoming.ts,
-                    reply_thread_ts=incoming.reply_thread_ts,
-                    event_id=event_id,
-                    text=incoming.text,
-                    files=json.dumps([f.to_json() for f in accepted]) if accepted else None,
-                ),
-            )
+            return await queue.enqueue_message(session=session, message=message)
+
+        # Both writes are idempotent and each safe alone (a retry of the event repeats them).
+        is_new = await db.store(write)
         if is_new:
             on_accepted(incoming)
         else:
