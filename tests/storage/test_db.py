@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -18,6 +20,7 @@ from storage.migrate import migrate
 from storage.models import BotThread, InboundMessage
 from tests.conftest import ON_POSTGRES
 
+T = TypeVar("T")
 on_postgres = pytest.mark.skipif(
     not ON_POSTGRES, reason="pooled network connections exist only on PostgreSQL"
 )
@@ -36,6 +39,15 @@ def _message(ts: str) -> InboundMessage:
     )
 
 
+async def _with_database(url: str, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run `work` with the bridge's `Database` on `url`, closed afterwards."""
+    bridge_db = Database(url)
+    try:
+        return await work(bridge_db)
+    finally:
+        await bridge_db.close()
+
+
 def _count(db: Engine, table: str) -> int:
     with db.connect() as connection:
         return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
@@ -44,37 +56,29 @@ def _count(db: Engine, table: str) -> int:
 def test_a_session_that_fails_leaves_nothing_written(database_url: str, db: Engine) -> None:
     migrate(database_url)
 
-    async def fail_midway() -> None:
-        bridge_db = Database(database_url)
-        try:
-            async with bridge_db.session() as session:
-                await queue.enqueue_message(session=session, message=_message("1.0"))  # Core
-                session.add(BotThread(channel_id="C1", thread_ts="1.0"))  # ORM
-                raise RuntimeError("boom")
-        finally:
-            await bridge_db.close()
+    async def fail_midway(bridge_db: Database) -> None:
+        async with bridge_db.session() as session:
+            await queue.enqueue_message(session=session, message=_message("1.0"))  # Core
+            session.add(BotThread(channel_id="C1", thread_ts="1.0"))  # ORM
+            raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):
-        asyncio.run(fail_midway())
+        asyncio.run(_with_database(database_url, fail_midway))
     assert (_count(db, "inbound_message"), _count(db, "bot_thread")) == (0, 0)
 
 
 def test_a_session_commits_core_and_orm_writes_together(database_url: str, db: Engine) -> None:
     migrate(database_url)
 
-    async def write() -> None:
-        bridge_db = Database(database_url)
-        try:
-            async with bridge_db.session() as session:
-                await queue.enqueue_message(session=session, message=_message("1.0"))
-                session.add(BotThread(channel_id="C1", thread_ts="1.0"))
-            async with bridge_db.session(single=True) as session:
-                await queue.remember_bot_thread(session=session, channel_id="C2", thread_ts="2.0")
-                assert await queue.is_bot_thread(session=session, channel_id="C1", thread_ts="1.0")
-        finally:
-            await bridge_db.close()
+    async def write(bridge_db: Database) -> None:
+        async with bridge_db.session() as session:
+            await queue.enqueue_message(session=session, message=_message("1.0"))
+            session.add(BotThread(channel_id="C1", thread_ts="1.0"))
+        async with bridge_db.session(single=True) as session:
+            await queue.remember_bot_thread(session=session, channel_id="C2", thread_ts="2.0")
+            assert await queue.is_bot_thread(session=session, channel_id="C1", thread_ts="1.0")
 
-    asyncio.run(write())
+    asyncio.run(_with_database(database_url, write))
     assert (_count(db, "inbound_message"), _count(db, "bot_thread")) == (1, 2)
 
 
@@ -145,21 +149,16 @@ def test_storing_a_message_survives_a_connection_lost_since_its_last_use(
     migrate(database_url)
     url, name = _tagged(database_url)
 
-    async def store_twice() -> list[bool]:
-        bridge_db = Database(url)
-
+    async def store_twice(bridge_db: Database) -> list[bool]:
         async def write(ts: str) -> bool:
             async def enqueue(session: AsyncSession) -> bool:
                 return await queue.enqueue_message(session=session, message=_message(ts))
 
             return await bridge_db.store(enqueue)
 
-        try:
-            first = await write("1.0")
-            assert _kill_connections(database_url, name) >= 1
-            return [first, await write("2.0")]
-        finally:
-            await bridge_db.close()
+        first = await write("1.0")
+        assert _kill_connections(database_url, name) >= 1
+        return [first, await write("2.0")]
 
-    assert asyncio.run(store_twice()) == [True, True]
+    assert asyncio.run(_with_database(url, store_twice)) == [True, True]
     assert _count(db, "inbound_message") == 2
