@@ -21,7 +21,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from sqlmodel.ext.asyncio.session import AsyncSession  # noqa: E402
 
-from storage import queue, replies, turns  # noqa: E402
+from storage import finish, queue, replies, turns  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.migrate import migrate  # noqa: E402
 from storage.models import InboundMessage, utcnow  # noqa: E402
@@ -75,8 +75,8 @@ async def one_turn(db: Database, n: int) -> None:
             next_poll_at=utcnow(),
             lease=LEASE,
         )
-    async with db.session() as session:
-        parts = await turns.finish_turn(
+    async with db.session(single=True) as session:
+        parts = await finish.finish_turn(
             session=session,
             turn=turn,
             owner="bench",
@@ -86,6 +86,7 @@ async def one_turn(db: Database, n: int) -> None:
             polls=2,
             watermark=f"msg_{n}",
         )
+    async with db.session(single=True) as session:
         await turns.pending_messages(session=session, key=key)
     assert parts and parts[0].id is not None
     async with db.session(single=True) as session:

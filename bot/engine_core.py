@@ -19,7 +19,7 @@ from bot.keys import choice_keys
 from bot.outcomes import reply_parts
 from bot.polling import PollPlanner
 from bot.tool_state import ToolState
-from storage import choices, queue, turns
+from storage import choices, finish, queue, turns
 from storage.db import Database
 from storage.models import Conversation, InboundMessage, Reply, Turn, TurnStatus, utcnow
 
@@ -138,16 +138,22 @@ class EngineCore:
         log.warning("turn %s was taken over by another process", turn.id)
         self._release(turn)
 
-    async def _open_next(self, session: AsyncSession, key: str) -> int | None:
+    async def _open_next(self, key: str) -> int | None:
         """After a turn: open the next over messages that came meanwhile, if any may have.
 
         On SQLite every message reaches this process, so it knows; with several processes
-        (PostgreSQL) one may have reached another, so the queue is always looked at.
+        (PostgreSQL) one may have reached another, so the queue is always looked at, first
+        with a plain read (the usual answer is "nothing", and a transaction costs two more
+        round trips).
         """
         if self.db.is_sqlite and key not in self._waiting_keys:
             return None
         self._waiting_keys.discard(key)
-        return await self._open(session, key)
+        async with self.db.session(single=True) as session:
+            if not await turns.pending_messages(session=session, key=key):
+                return None
+        async with self.db.session() as session:
+            return await self._open(session, key)
 
     async def advance(self, turn_id: int) -> None:
         """Do the turn's next step (the engine decides which)."""
@@ -229,9 +235,9 @@ class EngineCore:
         assert turn.id is not None
         parts = [notice] if notice else reply_parts(state)
         files = [] if notice else [json.dumps(asdict(file)) for file in state.files]
-        following = None
-        async with self.db.session() as session:
-            outbox = await turns.finish_turn(
+        # Safe alone (one statement on PostgreSQL): no BEGIN/COMMIT round trips.
+        async with self.db.session(single=True) as session:
+            outbox = await finish.finish_turn(
                 session=session,
                 turn=turn,
                 owner=self.owner,
@@ -245,10 +251,7 @@ class EngineCore:
                 error=state.reason,
                 watermark=state.watermark,
             )
-            self._release(turn)
-            if outbox:
-                # Messages that arrived during the run waited for this turn to end.
-                following = await self._open_next(session, turn.key)
+        self._release(turn)
         if not outbox:
             log.warning("turn %s was taken over by another process", turn.id)
             return
@@ -260,5 +263,8 @@ class EngineCore:
             len(files),
         )
         await self.on_finished(outbox, driving.messages)
+        # Messages that arrived during the run waited for this turn to end. (Should this
+        # fail, they stay queued for the sweep; the reply is out already.)
+        following = await self._open_next(turn.key)
         if following is not None:
             await self.advance(following)

@@ -5,17 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, text, update
+from sqlalchemy import bindparam, or_, text, update
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import execute
 from storage.models import (
-    Conversation,
     InboundMessage,
-    Reply,
-    ReplyStatus,
     Turn,
     TurnStatus,
     utcnow,
@@ -25,7 +22,6 @@ from storage.upsert import PerDialect, table_of
 # The statements every turn runs, built once with bind parameters (see `storage.db.execute`).
 # Bind names differ from column names: SQLAlchemy keeps those for the SET/VALUES clauses.
 _turns, _messages = table_of(Turn), table_of(InboundMessage)
-_conversations, _replies = table_of(Conversation), table_of(Reply)
 _PENDING = (
     core_select(_messages)
     .where(_messages.c.key == bindparam("p_key"), _messages.c.turn_id.is_(None))
@@ -45,14 +41,15 @@ _TAKE = (
     .where(_messages.c.id.in_(bindparam("p_ids", expanding=True)), _messages.c.turn_id.is_(None))
     .values(turn_id=bindparam("p_turn_id"))
 )
-_HELD = (
+# A turn this process still holds (its lease was not taken over) and that is not done.
+HELD = (
     (_turns.c.id == bindparam("p_turn_id"))
     & (_turns.c.owner == bindparam("p_owner"))
     & (_turns.c.status != TurnStatus.DONE)
 )
 _STARTED = (
     update(_turns)
-    .where(_HELD)
+    .where(HELD)
     .values(
         status=TurnStatus.RUNNING,
         run_id=bindparam("p_run_id"),
@@ -63,29 +60,9 @@ _STARTED = (
 )
 _RENEW = (
     update(_turns)
-    .where(_HELD)
+    .where(HELD)
     .values(lease_until=bindparam("p_lease_until"), polls=bindparam("p_polls"))
 )
-_FINISH = (
-    update(_turns)
-    .where(_HELD)
-    .values(
-        status=TurnStatus.DONE,
-        outcome=bindparam("p_outcome"),
-        polls=bindparam("p_polls"),
-        finished_at=bindparam("p_now"),
-        error=bindparam("p_error"),
-        owner=None,
-        lease_until=None,
-        tool_state=None,
-    )
-)
-_WATERMARK = (
-    update(_conversations)
-    .where(_conversations.c.id == bindparam("p_conversation_id"))
-    .values(watermark=bindparam("p_watermark"))
-)
-_ADD_REPLIES = insert(_replies).returning(*_replies.c, sort_by_parameter_order=True)
 
 
 def _lease_free(now: datetime, owner: str) -> Any:
@@ -237,7 +214,7 @@ async def record_tool_outputs(
     now = utcnow()
     back_to_start = (
         update(_turns)
-        .where(_HELD)
+        .where(HELD)
         .values(
             status=TurnStatus.STARTING,
             tool_state=tool_state,
@@ -285,74 +262,3 @@ async def record_start_failure(
             error=error,
         )
     )
-
-
-async def finish_turn(
-    *,
-    session: AsyncSession,
-    turn: Turn,
-    owner: str,
-    outcome: str,
-    parts: list[str],
-    lease: timedelta,
-    polls: int,
-    error: str | None = None,
-    watermark: str | None = None,
-    files: list[str] | None = None,
-) -> list[Reply]:
-    """Mark the turn done and put its reply parts in the outbox, in one transaction.
-
-    `files` (JSON references of files the assistant made) become parts after the text.
-
-    The parts come back leased to `owner`, marked as being sent. Empty if this process no
-    longer held the turn: then whoever does will finish it.
-    """
-    assert turn.id is not None
-    now = utcnow()
-    done = await execute(
-        session,
-        _FINISH,
-        {
-            "p_turn_id": turn.id,
-            "p_owner": owner,
-            "p_outcome": outcome,
-            "p_polls": polls,
-            "p_now": now,
-            "p_error": error,
-        },
-    )
-    if not done.rowcount:
-        return []
-    if watermark is not None:
-        await execute(
-            session,
-            _WATERMARK,
-            {"p_conversation_id": turn.conversation_id, "p_watermark": watermark},
-        )
-    lease_until = now + lease
-    rows = [
-        {
-            "turn_id": turn.id,
-            "seq": seq,
-            "channel_id": turn.channel_id,
-            "thread_ts": turn.thread_ts,
-            "markdown": markdown,
-            "file_ref": file_ref,
-            "status": ReplyStatus.PENDING,
-            "owner": owner,
-            "lease_until": lease_until,
-            "attempts": 0,
-            "sending_at": now,
-            "next_attempt_at": now,
-            "posted_ts": None,
-            "created_at": now,
-            "error": None,
-        }
-        for seq, (markdown, file_ref) in enumerate(
-            [(part, None) for part in parts] + [("", ref) for ref in files or []]
-        )
-    ]
-    if not rows:
-        return []
-    added = await execute(session, _ADD_REPLIES, rows)
-    return [Reply.model_validate(row._asdict()) for row in added.all()]

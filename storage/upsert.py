@@ -22,13 +22,14 @@ _INSERTS: dict[str, Callable[[Table], Any]] = {
 }
 
 
-def _dialect(session: AsyncSession) -> str:
+def dialect_of(session: AsyncSession) -> str:
+    """The session's database: `sqlite` or `postgresql`."""
     return session.bind.dialect.name if session.bind is not None else "sqlite"
 
 
 def insert_ignore(session: AsyncSession, model: type[Any]) -> Any:
     """An insert into `model`'s table in the session's dialect, which has `on_conflict_…`."""
-    return _INSERTS[_dialect(session)](table_of(model))
+    return _INSERTS[dialect_of(session)](table_of(model))
 
 
 class PerDialect:
@@ -39,4 +40,4 @@ class PerDialect:
         self._built = {name: build(insert) for name, insert in _INSERTS.items()}
 
     def for_(self, session: AsyncSession) -> Executable:
-        return self._built[_dialect(session)]
+        return self._built[dialect_of(session)]
