@@ -49,6 +49,8 @@ class Driving:
     tool_state: ToolState | None = None
     # What the run was last seen doing, so the status changes only when it does.
     activity: str | None = None
+    # Seconds after the run's start at which a poll last saw it running (this process).
+    running_at: float | None = None
 
 
 class EngineCore:
@@ -196,6 +198,7 @@ class EngineCore:
             self._lost(turn)
             return
         turn.status, turn.run_id, turn.started_at = TurnStatus.RUNNING, run_id, utcnow()
+        driving.running_at = None
         turn.lease_until = first_poll + self.lease
         self.schedule(turn.id, first_poll)
 

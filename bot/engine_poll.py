@@ -37,7 +37,9 @@ class PollSteps(EngineCore):
                 await self._finish(driving, RunState(RunStatus.FAILED, reason=str(exc)))
                 return
             log.warning("turn %s: poll failed (%s); trying again", turn.id, exc)
-            state = RunState(RunStatus.RUNNING)
+            state, seen = RunState(RunStatus.RUNNING), False
+        else:
+            seen = True
         driving.polls += 1
         elapsed = (utcnow() - (turn.started_at or turn.created_at)).total_seconds()
         if state.status is RunStatus.REQUIRES_ACTION:
@@ -47,11 +49,13 @@ class PollSteps(EngineCore):
             if state.activity and state.activity != driving.activity:
                 driving.activity = state.activity
                 await self._show(driving, state.activity)
+            if seen:
+                driving.running_at = elapsed
             delay = self.planner.next_delay(assistant.name, elapsed)
             await self._wait(driving, utcnow() + timedelta(seconds=delay))
             return
         if state.status is RunStatus.COMPLETED:
-            self.planner.record(assistant.name, elapsed)
+            self.planner.record(assistant.name, elapsed, running_at=driving.running_at)
         await self._finish(driving, state)
 
     async def _time_out(self, driving: Driving, backend: Backend) -> None:

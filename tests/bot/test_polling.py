@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.polling import PollPlanner
+
+
+def _run(planner: PollPlanner, finished_at: float) -> tuple[float, int]:
+    """Poll a run that finishes at `finished_at` s as the engine does, recording what it
+    learns; (how late the run was found, polls)."""
+    elapsed, running_at, polls = 0.0, None, 0
+    while True:
+        elapsed += planner.next_delay("tutor", elapsed)
+        polls += 1
+        if elapsed >= finished_at:
+            planner.record("tutor", elapsed, running_at=running_at)
+            return elapsed - finished_at, polls
+        running_at = elapsed
 
 
 def _poll_times(planner: PollPlanner, finished_at: float) -> list[float]:
@@ -44,3 +59,28 @@ def test_durations_are_per_assistant() -> None:
     planner.record("slow", 30.0)
     assert planner.typical("slow") == 30.0
     assert planner.typical("tutor") is None
+
+
+def test_what_is_learned_is_the_run_time_not_the_time_it_was_found() -> None:
+    planner = PollPlanner(base=0.25, ceiling=3.0)
+    first_late, first_polls = _run(planner, 2.0)  # cold: found up to a back-off step late
+    assert first_late > 0.3 and first_polls == 8
+    later = [_run(planner, 2.0) for _ in range(30)]
+    typical = planner.typical("tutor")
+    assert typical is not None and abs(typical - 2.0) < 0.05
+    assert max(late for late, _ in later) < 0.1
+    assert max(polls for _, polls in later) <= 4
+
+
+@pytest.mark.parametrize(
+    ("seen", "running_at", "learned"),
+    [
+        (2.6, 2.2, 2.4),  # between the poll that saw it running and the one that saw it done
+        (2.4, None, 2.4),  # no earlier poll (taken over from another process): when found
+        (3.0, 3.5, 3.0),  # an earlier poll of another run (a tool round's): when found
+    ],
+)
+def test_what_a_finished_run_teaches(seen: float, running_at: float | None, learned: float) -> None:
+    planner = PollPlanner(base=0.25, ceiling=3.0)
+    planner.record("tutor", seen, running_at=running_at)
+    assert planner.typical("tutor") == pytest.approx(learned)
