@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 
@@ -60,6 +61,7 @@ async def serve(settings: Settings, assistants: Assistants, *, socket_mode: bool
             await bridge.stop(grace=0)
             raise
     await bridge.start()
+    _freeze_start_up_objects()
     socket_handler = None
     connecting: asyncio.Task[None] | None = None
     if socket_mode:
@@ -78,6 +80,18 @@ async def serve(settings: Settings, assistants: Assistants, *, socket_mode: bool
     await bridge.stop(grace=SHUTDOWN_GRACE)
     await runner.cleanup()
     log.info("stopped")
+
+
+def _freeze_start_up_objects() -> None:
+    """Keep what start-up built (modules, SQLAlchemy's and pydantic's machinery, Bolt's app)
+    out of the cyclic collector's full passes.
+
+    Each full pass walks every tracked object: with start-up's objects in the heap, one took
+    30-60 ms at 100 events/s, and the event loop (acks included) waits for it; those pauses
+    set the ack p99. Frozen objects are never collected, which is what they are for.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 async def _connect(handler: AsyncSocketModeHandler) -> None:
