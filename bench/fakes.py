@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import threading
@@ -34,12 +35,19 @@ class Post:
 
 
 class TimedSlack(FakeSlack):
-    """FakeSlack that also notes the arrival time (perf_counter) of every reply post."""
+    """FakeSlack that also notes the arrival time (perf_counter) of every reply post, and
+    answers every Web API call `api_latency` seconds late (the network and Slack's own time)."""
 
     def __init__(self) -> None:
         super().__init__()
         self._lock = threading.Lock()
         self._posts: list[Post] = []
+        self.api_latency = 0.0
+
+    async def _api(self, request: web.Request) -> web.StreamResponse:
+        if self.api_latency:
+            await asyncio.sleep(self.api_latency)
+        return await super()._api(request)
 
     def _call(self, method: str, params: dict[str, Any], authorization: str) -> dict[str, Any]:
         result = super()._call(method, params, authorization)
@@ -71,6 +79,9 @@ class TimedOpenAI(FakeOpenAI):
     def __init__(self) -> None:
         super().__init__()
         self._lock = threading.Lock()
+        # Every request is answered this many seconds late (network, API time), on top of
+        # the model's latency that a background response takes.
+        self.api_latency = 0.0
         self.created_at: dict[str, float] = {}
         self.polled_at: defaultdict[str, list[float]] = defaultdict(list)
         self.inputs: dict[str, list[str]] = {}
@@ -87,6 +98,8 @@ class TimedOpenAI(FakeOpenAI):
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         arrived = time.perf_counter()
+        if self.api_latency:
+            await asyncio.sleep(self.api_latency)
         response = await super()._handle(request)
         if request.method == "POST" and request.path == "/v1/responses":
             if response.status == 200 and isinstance(response, web.Response) and response.text:

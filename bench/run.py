@@ -57,6 +57,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, help="events per second in total (default 100)")
     parser.add_argument("--duration", type=float, help="seconds of sending (default 30)")
     parser.add_argument("--latency", type=float, default=2.0, help="model latency, s (2.0)")
+    parser.add_argument(
+        "--api-latency",
+        type=float,
+        default=0.0,
+        help="seconds each Slack and OpenAI API call takes to answer (0; try 0.1 for the "
+        "network and the APIs' own time: the overhead then includes it)",
+    )
     parser.add_argument("--database-url", help="PostgreSQL URL (a fresh schema is used)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--quick", action="store_true", help="30 users, 10/s, 5 s")
@@ -69,8 +76,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
-    if args.users < 1 or args.rate <= 0 or args.duration <= 0 or args.latency < 0:
-        parser.error("--users, --rate, --duration must be positive, --latency non-negative")
+    if args.users < 1 or args.rate <= 0 or args.duration <= 0:
+        parser.error("--users, --rate and --duration must be positive")
+    if args.latency < 0 or args.api_latency < 0:
+        parser.error("--latency and --api-latency must not be negative")
     return args
 
 
@@ -140,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         TimedOpenAI() as openai,
     ):
         openai.latency = args.latency
+        slack.api_latency = openai.api_latency = args.api_latency
         env = base_env(
             slack_url=slack.url + "/api/",
             openai_url=openai.url + "/v1",
@@ -168,7 +178,8 @@ def run(args: argparse.Namespace) -> int:
             args.keep_log.write_text(log)
         header = (
             f"Bridge load benchmark: {args.users} users, {args.rate:g} events/s, "
-            f"{args.duration:g} s, model latency {args.latency:g} s, {database_name}\n"
+            f"{args.duration:g} s, model latency {args.latency:g} s, "
+            f"API latency {args.api_latency:g} s, {database_name}\n"
             f"bridge code: {fingerprint}"
         )
         return _report(args, header, slack, openai, messages, phases, sampler, log, complete)
@@ -348,6 +359,7 @@ def _report(
                 "rate": args.rate,
                 "duration": args.duration,
                 "latency": args.latency,
+                "api_latency": args.api_latency,
                 "warmup": args.warmup,
                 "cpus": os.cpu_count(),
             },

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(default=25.0, gt=0, le=512)
     # Answered messages are kept this long (Slack retries come within minutes).
     retention_days: float = Field(default=7.0, gt=0)
+    # Background steps (a create, a poll, a post) in flight at once. They mostly wait on
+    # Slack and OpenAI, so this is about throughput x API time: 100 turns/s with 0.1 s per
+    # call needs about 65; the bound only keeps an overloaded process acking Slack.
+    max_concurrent_steps: int = Field(default=256, ge=1, le=100_000)
 
     @field_validator("slack_bot_token")
     @classmethod

@@ -331,8 +331,8 @@ class Database:
 
         This is the ack path: a failure here answers Slack 500, and Slack retries a
         minute later. Its connections are pinged only after sitting idle, so one that a
-        database restart broke mid-burst fails here once, and the pool then replaces
-        every connection as old as it.
+        database restart broke mid-burst can fail here; the pool then replaces every
+        connection as old as it, and the work runs once more.
         """
         try:
             async with self.ingest(single=True) as session:
