@@ -51,7 +51,12 @@ class Bridge:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         lease = timedelta(seconds=settings.lease_seconds)
         self.db = Database(settings.database_url)
-        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        # One connection per step in flight: aiohttp's default of 100 would queue steps that
+        # the bound lets run.
+        self.http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=30),
+            connector=aiohttp.TCPConnector(limit=settings.max_concurrent_steps),
+        )
         self.slack_client = slack.build_client(settings, self.http)
         self.poster = slack.SlackPoster(self.slack_client)
         self.openai_client = backends.build_client(settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -265,9 +266,22 @@ class EngineCore:
             len(parts),
             len(files),
         )
-        await self.on_finished(outbox, driving.messages)
-        # Messages that arrived during the run waited for this turn to end. (Should this
-        # fail, they stay queued for the sweep; the reply is out already.)
-        following = await self._open_next(turn.key)
+        # Messages that arrived during the run waited for this turn to end: their turn
+        # starts while this reply is posted, not after (each part and reaction is a Slack
+        # call). Should either fail, the other still runs; what failed waits for the sweep.
+        outcomes = await asyncio.gather(
+            self.on_finished(outbox, driving.messages),
+            self._continue(turn.key),
+            return_exceptions=True,
+        )
+        failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        for failure in failures[1:]:
+            log.error("turn %s: starting the next turn failed too", turn.id, exc_info=failure)
+        if failures:
+            raise failures[0]
+
+    async def _continue(self, key: str) -> None:
+        """Open and start the key's next turn, if messages are waiting."""
+        following = await self._open_next(key)
         if following is not None:
             await self.advance(following)

@@ -25,6 +25,10 @@ class PollSteps(EngineCore):
         if utcnow() - (turn.started_at or turn.created_at) > self.run_timeout:
             await self._time_out(driving, backend)
             return
+        # What a poll sees was true when it was sent, not when its answer came back: the
+        # planner learns, and plans the next poll, from the sending time, so the time the
+        # API takes to answer is not added to every run.
+        sent = utcnow()
         try:
             state = await backend.poll_run(
                 conversation_id=conversation.openai_id or "",
@@ -41,7 +45,7 @@ class PollSteps(EngineCore):
         else:
             seen = True
         driving.polls += 1
-        elapsed = (utcnow() - (turn.started_at or turn.created_at)).total_seconds()
+        elapsed = (sent - (turn.started_at or turn.created_at)).total_seconds()
         if state.status is RunStatus.REQUIRES_ACTION:
             await self._run_tools(driving, state)
             return
@@ -52,7 +56,7 @@ class PollSteps(EngineCore):
             if seen:
                 driving.running_at = elapsed
             delay = self.planner.next_delay(assistant.name, elapsed)
-            await self._wait(driving, utcnow() + timedelta(seconds=delay))
+            await self._wait(driving, sent + timedelta(seconds=delay))
             return
         if state.status is RunStatus.COMPLETED:
             self.planner.record(assistant.name, elapsed, running_at=driving.running_at)

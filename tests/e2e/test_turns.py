@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from tests.e2e.conftest import StartBridge
 from tests.e2e.harness import BridgeProcess
-from tests.e2e.replies import input_texts, posts_in, reply_text
+from tests.e2e.replies import answers, input_texts, posts_in, reply_text
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_events import dm_event, event_callback, mention_event
@@ -81,6 +81,24 @@ def test_messages_sent_during_a_run_are_answered_together_in_the_next_turn(
     ]
     locked = [c for c in openai.calls("POST", r"^/v1/responses$") if c.json is None]
     assert locked == []
+
+
+def test_the_next_turn_starts_while_the_previous_reply_is_still_being_posted(
+    bridge: BridgeProcess, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    openai.latency = 1.0
+    slack.latency["chat.postMessage"] = 3.0  # a slow Slack: the first reply takes 3 s to post
+    first = dm_event("U1", "first")
+    bridge.send(event_callback(first))
+    openai.wait_for(lambda: openai.responses_created())
+    bridge.send(event_callback(dm_event("U1", "second")))
+
+    # The second run is created while the first reply's post still waits for Slack.
+    openai.wait_for(lambda: len(openai.responses_created()) == 2)
+    assert slack.calls("chat.postMessage"), "the first reply's post has been sent"
+    assert answers(slack, first["channel"]) == [], "and Slack has not answered it yet"
+    posts = posts_in(slack, first["channel"], 2)
+    assert [reply_text(p) for p in posts] == ["echo: first (turn 1)", "echo: second (turn 2)"]
 
 
 def test_a_reply_covering_several_threads_goes_to_the_newest_one(

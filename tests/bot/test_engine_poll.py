@@ -1,0 +1,115 @@
+"""A slow poll answer is not added to the run: the next poll is planned from when it was sent."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp
+from openai import AsyncOpenAI
+
+from bot.assistants import Assistant, Assistants
+from bot.backends import Backends
+from bot.backends.base import UserMessage
+from bot.engine import TurnEngine
+from bot.polling import PollPlanner
+from storage import queue, turns
+from storage.db import Database
+from storage.migrate import migrate
+from storage.models import InboundMessage, Reply, utcnow
+from tests.fakes.openai_api import FakeOpenAI
+
+ASSISTANT = Assistant(name="helper", model="gpt-4o", instructions="Be brief.")
+KEY = "user:T/U1"
+LEASE = timedelta(seconds=30)
+POLL = r"^/v1/responses/resp_[^/]+$"
+
+
+async def _running_turn(db: Database, conversation_openai_id: str, run_id: str) -> int:
+    """The database rows of a running turn held by "me"; its id."""
+    async with db.session() as session:
+        await queue.enqueue_message(
+            session=session,
+            message=InboundMessage(
+                key=KEY, team_id="T", channel_id="D1", user_id="U1", message_ts="1.0", text="hi"
+            ),
+        )
+        conversation = await queue.current_conversation(
+            session=session, key=KEY, assistant=ASSISTANT.name, backend="responses"
+        )
+        await queue.set_conversation_openai_id(
+            session=session, conversation_id=conversation.id or 0, openai_id=conversation_openai_id
+        )
+        pending = await turns.pending_messages(session=session, key=KEY)
+        opened = await turns.open_turn(
+            session=session,
+            key=KEY,
+            conversation_id=conversation.id or 0,
+            pending=pending,
+            owner="me",
+            lease=LEASE,
+        )
+    assert opened is not None and opened[0].id is not None
+    turn_id = opened[0].id
+    async with db.session() as session:
+        await turns.record_started(
+            session=session,
+            turn_id=turn_id,
+            owner="me",
+            run_id=run_id,
+            next_poll_at=utcnow(),
+            lease=LEASE,
+        )
+    return turn_id
+
+
+async def _gap_to_next_poll(tmp_path: Path, oa: FakeOpenAI, answer_seconds: float) -> float:
+    """Poll a running turn once, the answer taking `answer_seconds`; seconds from sending that
+    poll to the next one the engine schedules."""
+    url = f"sqlite:///{tmp_path / 'bridge.db'}"
+    migrate(url)
+    db = Database(url)
+    client = AsyncOpenAI(api_key="sk-test-key", base_url=oa.url + "/v1", max_retries=0)
+    try:
+        async with aiohttp.ClientSession() as http:
+            backends = Backends(client, http)
+            conversation = await backends.responses.create_conversation(
+                key=KEY, assistant=ASSISTANT
+            )
+            run_id = await backends.responses.start_run(
+                conversation_id=conversation, assistant=ASSISTANT, messages=[UserMessage("hi")]
+            )
+            turn_id = await _running_turn(db, conversation, run_id)
+
+            async def delivered(_parts: list[Reply], _messages: list[InboundMessage]) -> None:
+                raise AssertionError("the run is still going")
+
+            engine = TurnEngine(
+                db=db,
+                backends=backends,
+                assistants=Assistants(by_name={ASSISTANT.name: ASSISTANT}, default_name="helper"),
+                owner="me",
+                lease=LEASE,
+                planner=PollPlanner(base=0.25, ceiling=3.0),
+                on_finished=delivered,
+            )
+            scheduled: list[float] = []
+            engine.schedule = lambda _turn_id, when: scheduled.append(when.timestamp())
+            oa.hold_answer_next("GET", POLL, answer_seconds)
+            sent = utcnow().timestamp()
+            await engine.advance(turn_id)  # takes the turn up (this owner's) and polls it
+            assert len(scheduled) == 1, "not polled: the engine did not take the turn up"
+            return scheduled[0] - sent
+    finally:
+        await client.close()
+        await db.close()
+
+
+def test_the_next_poll_is_planned_from_when_the_last_one_was_sent(tmp_path: Path) -> None:
+    with FakeOpenAI() as oa:
+        oa.latency = 10.0  # the run stays in progress
+        # Cold planner: the next poll is due 0.25 s after the last was sent. Its answer took
+        # 0.4 s, so that time has passed: the next poll is due at once, not 0.25 s later.
+        gap = asyncio.run(_gap_to_next_poll(tmp_path, oa, answer_seconds=0.4))
+    assert 0.2 <= gap <= 0.35
