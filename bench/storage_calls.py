@@ -24,8 +24,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession  # noqa: E402
 from storage import finish, queue, replies, turns  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.migrate import migrate  # noqa: E402
-from storage.models import InboundMessage, utcnow  # noqa: E402
+from storage.models import utcnow  # noqa: E402
 from tests.scratch_schema import scratch_schema  # noqa: E402
+from tests.turn_rows import dm_message, open_turn_over_pending  # noqa: E402
 
 LEASE = timedelta(seconds=30)
 USERS = 300
@@ -33,38 +34,15 @@ USERS = 300
 
 async def one_turn(db: Database, n: int) -> None:
     """The storage calls of one DM turn, in the order the bridge makes them."""
-    user = f"U{n % USERS}"
-    key = f"user:T/{user}"
-    message = InboundMessage(
-        key=key,
-        team_id="T",
-        channel_id=f"D{user}",
-        user_id=user,
-        message_ts=f"{n}.000100",
-        reply_thread_ts=None,
-        event_id=f"Ev{n}",
-        text="hello",
-    )
+    message = dm_message(f"U{n % USERS}", f"{n}.000100")
+    key = message.key
 
     async def enqueue(session: AsyncSession) -> bool:
         return await queue.enqueue_message(session=session, message=message)
 
     await db.store(enqueue)
     async with db.session() as session:
-        pending = await turns.pending_messages(session=session, key=key)
-        conversation = await queue.current_conversation(
-            session=session, key=key, assistant="default", backend="responses"
-        )
-        opened = await turns.open_turn(
-            session=session,
-            key=key,
-            conversation_id=conversation.id or 0,
-            pending=pending,
-            owner="bench",
-            lease=LEASE,
-        )
-    assert opened is not None
-    turn, _ = opened
+        turn = await open_turn_over_pending(session, key=key, owner="bench", lease=LEASE)
     assert turn.id is not None
     async with db.session(single=True) as session:
         await turns.record_started(

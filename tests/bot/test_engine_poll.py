@@ -19,6 +19,7 @@ from storage.db import Database
 from storage.migrate import migrate
 from storage.models import InboundMessage, Reply, utcnow
 from tests.fakes.openai_api import FakeOpenAI
+from tests.turn_rows import dm_message, open_turn_over_pending
 
 ASSISTANT = Assistant(name="helper", model="gpt-4o", instructions="Be brief.")
 KEY = "user:T/U1"
@@ -29,29 +30,14 @@ POLL = r"^/v1/responses/resp_[^/]+$"
 async def _running_turn(db: Database, conversation_openai_id: str, run_id: str) -> int:
     """The database rows of a running turn held by "me"; its id."""
     async with db.session() as session:
-        await queue.enqueue_message(
-            session=session,
-            message=InboundMessage(
-                key=KEY, team_id="T", channel_id="D1", user_id="U1", message_ts="1.0", text="hi"
-            ),
-        )
-        conversation = await queue.current_conversation(
-            session=session, key=KEY, assistant=ASSISTANT.name, backend="responses"
+        await queue.enqueue_message(session=session, message=dm_message("U1", "1.000100"))
+        turn = await open_turn_over_pending(
+            session, key=KEY, owner="me", lease=LEASE, assistant=ASSISTANT.name
         )
         await queue.set_conversation_openai_id(
-            session=session, conversation_id=conversation.id or 0, openai_id=conversation_openai_id
+            session=session, conversation_id=turn.conversation_id, openai_id=conversation_openai_id
         )
-        pending = await turns.pending_messages(session=session, key=KEY)
-        opened = await turns.open_turn(
-            session=session,
-            key=KEY,
-            conversation_id=conversation.id or 0,
-            pending=pending,
-            owner="me",
-            lease=LEASE,
-        )
-    assert opened is not None and opened[0].id is not None
-    turn_id = opened[0].id
+    turn_id = turn.id or 0
     async with db.session() as session:
         await turns.record_started(
             session=session,

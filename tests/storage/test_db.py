@@ -17,26 +17,14 @@ from storage import queue
 from storage.db import Database, normalize_url
 from storage.db import create_engine as create_async_engine
 from storage.migrate import migrate
-from storage.models import BotThread, InboundMessage
+from storage.models import BotThread
 from tests.conftest import ON_POSTGRES
+from tests.turn_rows import dm_message
 
 T = TypeVar("T")
 on_postgres = pytest.mark.skipif(
     not ON_POSTGRES, reason="pooled network connections exist only on PostgreSQL"
 )
-
-
-def _message(ts: str) -> InboundMessage:
-    return InboundMessage(
-        key="user:T/U1",
-        team_id="T",
-        channel_id="D1",
-        user_id="U1",
-        message_ts=ts,
-        reply_thread_ts=None,
-        event_id=f"Ev{ts}",
-        text="hello",
-    )
 
 
 async def _with_database(url: str, work: Callable[[Database], Awaitable[T]]) -> T:
@@ -58,7 +46,7 @@ def test_a_session_that_fails_leaves_nothing_written(database_url: str, db: Engi
 
     async def fail_midway(bridge_db: Database) -> None:
         async with bridge_db.session() as session:
-            await queue.enqueue_message(session=session, message=_message("1.0"))  # Core
+            await queue.enqueue_message(session=session, message=dm_message("U1", "1.0"))  # Core
             session.add(BotThread(channel_id="C1", thread_ts="1.0"))  # ORM
             raise RuntimeError("boom")
 
@@ -72,7 +60,7 @@ def test_a_session_commits_core_and_orm_writes_together(database_url: str, db: E
 
     async def write(bridge_db: Database) -> None:
         async with bridge_db.session() as session:
-            await queue.enqueue_message(session=session, message=_message("1.0"))
+            await queue.enqueue_message(session=session, message=dm_message("U1", "1.0"))
             session.add(BotThread(channel_id="C1", thread_ts="1.0"))
         async with bridge_db.session(single=True) as session:
             await queue.remember_bot_thread(session=session, channel_id="C2", thread_ts="2.0")
@@ -152,7 +140,7 @@ def test_storing_a_message_survives_a_connection_lost_since_its_last_use(
     async def store_twice(bridge_db: Database) -> list[bool]:
         async def write(ts: str) -> bool:
             async def enqueue(session: AsyncSession) -> bool:
-                return await queue.enqueue_message(session=session, message=_message(ts))
+                return await queue.enqueue_message(session=session, message=dm_message("U1", ts))
 
             return await bridge_db.store(enqueue)
 

@@ -8,10 +8,11 @@ from datetime import timedelta
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from storage import finish, queue, turns
+from storage import finish, queue
 from storage.db import Database
 from storage.migrate import migrate
-from storage.models import InboundMessage, Reply, ReplyStatus, Turn
+from storage.models import Reply, ReplyStatus, Turn
+from tests.turn_rows import dm_message, open_turn_over_pending
 
 LEASE = timedelta(seconds=30)
 KEY = "user:T/U1"
@@ -25,31 +26,9 @@ async def _open_and_finish(
     try:
         async with db.session() as session:
             await queue.enqueue_message(
-                session=session,
-                message=InboundMessage(
-                    key=KEY,
-                    team_id="T",
-                    channel_id="D1",
-                    user_id="U1",
-                    message_ts="1.000100",
-                    reply_thread_ts="1.000050",
-                    text="hello",
-                ),
+                session=session, message=dm_message("U1", "1.000100", thread_ts="1.000050")
             )
-            conversation = await queue.current_conversation(
-                session=session, key=KEY, assistant="default", backend="responses"
-            )
-            pending = await turns.pending_messages(session=session, key=KEY)
-            opened = await turns.open_turn(
-                session=session,
-                key=KEY,
-                conversation_id=conversation.id or 0,
-                pending=pending,
-                owner="me",
-                lease=LEASE,
-            )
-        assert opened is not None
-        turn, _ = opened
+            turn = await open_turn_over_pending(session, key=KEY, owner="me", lease=LEASE)
         async with db.session(single=True) as session:
             parts = await finish.finish_turn(
                 session=session,
@@ -88,7 +67,7 @@ def test_a_held_turn_is_finished_with_its_parts_in_order(database_url: str, db: 
     ]
     assert all(p.turn_id == turn.id and p.id is not None for p in parts)
     assert {(p.channel_id, p.thread_ts, p.status, p.owner, p.attempts) for p in parts} == {
-        ("D1", "1.000050", ReplyStatus.PENDING, "me", 0)
+        ("DU1", "1.000050", ReplyStatus.PENDING, "me", 0)
     }
     assert all(p.lease_until is not None and p.sending_at is not None for p in parts)
     assert _state(db) == (("done", None, 3, "completed"), "msg_9", 3)
