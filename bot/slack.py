@@ -67,6 +67,27 @@ class IdempotentConnectionRetry(AsyncConnectionErrorRetryHandler):
         )
 
 
+class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
+    """Waits out 429s (Retry-After), except for the "working" reaction's `reactions.add`
+    (Tier 3: about 50 a minute per workspace). Added after a wait, the sign could land after
+    the answer was posted and its removal tried, and then stay on an answered message; when
+    Slack says slow down, the sign is skipped instead (it is only a sign)."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if request.url.rstrip("/").endswith("reactions.add"):
+            return False
+        return await super()._can_retry_async(
+            state=state, request=request, response=response, error=error
+        )
+
+
 def build_client(settings: Settings, session: aiohttp.ClientSession) -> AsyncWebClient:
     """`SLACK_API_URL` honoured; 429s waited out (Retry-After) by slack_sdk's handler,
     which is not on by default.
@@ -80,7 +101,7 @@ def build_client(settings: Settings, session: aiohttp.ClientSession) -> AsyncWeb
         session=session,
         retry_handlers=[
             IdempotentConnectionRetry(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            RateLimitRetry(max_retry_count=3),
         ],
     )
 

@@ -12,6 +12,7 @@ from tests.e2e.conftest import StartBridge
 from tests.e2e.harness import BridgeProcess, wait_for
 from tests.e2e.replies import posts_in, reply_text
 from tests.fakes.openai_api import FakeOpenAI
+from tests.fakes.runner import wait_until
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_events import dm_event, event_callback
 
@@ -93,6 +94,25 @@ def test_slack_rate_limits_on_posting_are_waited_out_and_the_reply_posted_once(
     settle(bridge, slack)
     assert len(slack.posts(event["channel"])) == 1
     assert len(slack.calls("chat.postMessage")) == 4  # 2 refused, the reply, the sentinel
+
+
+def test_a_rate_limited_working_sign_is_skipped_not_added_after_the_answer(
+    bridge: BridgeProcess, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    # Waited out, the reaction would be added a second later: after this quick answer and
+    # its reaction removal, where it would then stay.
+    slack.fail_next("reactions.add", status=429, headers={"Retry-After": "1"})
+    event = dm_event("U1", "busy workspace")
+    bridge.send(event_callback(event))
+    [post] = posts_in(slack, event["channel"])
+    assert reply_text(post) == "echo: busy workspace (turn 1)"
+    skipped = f"reaction add on {event['ts']} failed: ratelimited"
+    wait_until(lambda: skipped in bridge.log(), timeout=10, describe=bridge.log)
+    settle(bridge, slack)
+    adds = [c for c in slack.calls("reactions.add") if c.params["timestamp"] == event["ts"]]
+    assert len(adds) == 1
+    assert slack.reactions(event["channel"], event["ts"]) == set()
+    assert len(slack.posts(event["channel"])) == 1
 
 
 def test_slack_server_errors_on_posting_are_retried_and_the_reply_posted_once(
