@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -47,10 +48,10 @@ PERMANENT_ERRORS = frozenset(
 )
 
 
-class IdempotentConnectionRetry(AsyncConnectionErrorRetryHandler):
-    """Retries calls that failed on the connection, except posts: a post whose answer was
-    lost may have reached Slack, and repeating it would post the reply twice. Delivery
-    looks for such a post (by its metadata) before it posts again."""
+class _NotFor(AsyncRetryHandler):
+    """A retry handler that never retries calls of `method` (put it first in the bases)."""
+
+    method: ClassVar[str]
 
     async def _can_retry_async(
         self,
@@ -60,32 +61,28 @@ class IdempotentConnectionRetry(AsyncConnectionErrorRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        if request.url.rstrip("/").endswith("chat.postMessage"):
+        if request.url.rstrip("/").endswith(self.method):
             return False
         return await super()._can_retry_async(
             state=state, request=request, response=response, error=error
         )
 
 
-class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
+class IdempotentConnectionRetry(_NotFor, AsyncConnectionErrorRetryHandler):
+    """Retries calls that failed on the connection, except posts: a post whose answer was
+    lost may have reached Slack, and repeating it would post the reply twice. Delivery
+    looks for such a post (by its metadata) before it posts again."""
+
+    method = "chat.postMessage"
+
+
+class RateLimitRetry(_NotFor, AsyncRateLimitErrorRetryHandler):
     """Waits out 429s (Retry-After), except for the "working" reaction's `reactions.add`
     (Tier 3: about 50 a minute per workspace). Added after a wait, the sign could land after
     the answer was posted and its removal tried, and then stay on an answered message; when
     Slack says slow down, the sign is skipped instead (it is only a sign)."""
 
-    async def _can_retry_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        if request.url.rstrip("/").endswith("reactions.add"):
-            return False
-        return await super()._can_retry_async(
-            state=state, request=request, response=response, error=error
-        )
+    method = "reactions.add"
 
 
 def build_client(settings: Settings, session: aiohttp.ClientSession) -> AsyncWebClient:
