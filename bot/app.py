@@ -19,6 +19,7 @@ from sqlmodel import select
 
 from bot import backends, slack
 from bot.assistants import Assistants, load_assistants
+from bot.background import Jobs
 from bot.config import Settings
 from bot.delivery import Deliverer
 from bot.engine import TurnEngine
@@ -34,6 +35,12 @@ from storage.models import InboundMessage, utcnow
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 5.0
+# Steps that may wait for a slot, per slot (MAX_CONCURRENT_STEPS): a burst is absorbed
+# without a backlog in memory; past that, work waits in the database for the sweep.
+PENDING_PER_SLOT = 4
+# A poll that found every slot taken is tried again this much later, not shed: a turn
+# this process holds has no other clock while its lease is kept alive.
+FULL_RETRY_SECONDS = 1.0
 
 
 def _drop_token_unused_warning(record: logging.LogRecord) -> bool:
@@ -117,31 +124,26 @@ class Bridge:
             on_accepted=self._on_accepted,
             on_hint=self._on_hint,
         )
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._work_slots = asyncio.Semaphore(settings.max_concurrent_steps)
-        self._stopping = False
-
-    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        """Run `coro` in the background; keep a reference, log what it raises."""
-        if self._stopping:
-            coro.close()
-            return
-        task = asyncio.get_running_loop().create_task(self._bounded(coro), name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    async def _bounded(self, coro: Coroutine[Any, Any, None]) -> None:
-        # Background work takes turns beyond MAX_CONCURRENT_STEPS at once: an overloaded
-        # process must still ack Slack within its 3 s, while queued work waits safely in the
+        # Background work runs beyond MAX_CONCURRENT_STEPS at once: an overloaded process
+        # must still ack Slack within its 3 s, while queued work waits safely in the
         # database. The steps mostly wait on the APIs, so the bound is large (a bound of 32
         # capped a process at about 45 turns/s once each API call took 0.1 s).
-        async with self._work_slots:
-            await coro
+        self.jobs = Jobs(
+            limit=settings.max_concurrent_steps,
+            pending_limit=PENDING_PER_SLOT * settings.max_concurrent_steps,
+        )
+        self._stopping = False
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> bool:
+        """Run `coro` in the background, within the bound; False if it was shed (full, or
+        stopping): durable work is picked up again by the sweep, cosmetic work is skipped."""
+        if self._stopping:
+            coro.close()
+            return False
+        if self.jobs.spawn(coro, name):
+            return True
+        log.debug("background work full: %s shed", name)
+        return False
 
     def _on_accepted(self, incoming: Incoming) -> None:
         self.spawn(
@@ -184,7 +186,8 @@ class Bridge:
     # Scheduler jobs only hand work to `spawn`: APScheduler cancels the jobs it is running
     # when it shuts down, while `stop` lets spawned work finish.
     async def _fire_advance(self, turn_id: int) -> None:
-        self.spawn(self.engine.advance(turn_id), f"advance turn {turn_id}")
+        if not self.spawn(self.engine.advance(turn_id), f"advance turn {turn_id}"):
+            self._schedule_turn(turn_id, utcnow() + timedelta(seconds=FULL_RETRY_SECONDS))
 
     async def _fire_sweep(self) -> None:
         self.spawn(self.sweep(), "sweep")
@@ -232,10 +235,7 @@ class Bridge:
         self._stopping = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        if self._tasks:
-            _, pending = await asyncio.wait(list(self._tasks), timeout=grace)
-            for task in pending:
-                task.cancel()
+        await self.jobs.close(grace=grace)
         try:
             async with self.db.session() as session:
                 await leases.release_owned(session=session, owner=self.owner)

@@ -1,12 +1,14 @@
-"""Background work: many steps in flight at once, but never more than MAX_CONCURRENT_STEPS."""
+"""Background work: many steps in flight at once, but never more than MAX_CONCURRENT_STEPS,
+and a burst beyond what may wait builds no backlog of tasks."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
-from bot.app import Bridge
+from bot.app import PENDING_PER_SLOT, Bridge
 from bot.config import Settings
+from storage.migrate import migrate
 
 
 def _settings(tmp_path: Path, **extra: object) -> Settings:
@@ -64,3 +66,87 @@ def test_steps_waiting_on_the_apis_run_side_by_side_up_to_the_default_bound(
 def test_steps_beyond_the_bound_wait_their_turn_and_all_run(tmp_path: Path) -> None:
     settings = _settings(tmp_path, max_concurrent_steps=5)
     assert asyncio.run(_most_at_once(settings, 12)) == (5, 12)
+
+
+async def _burst(settings: Settings, steps: int) -> tuple[list[bool], int, int]:
+    """Spawn `steps` steps at once that each wait until released; (what spawn said for
+    each, how many more tasks the process had right after the burst, how many ran)."""
+    bridge = Bridge(settings)
+    release = asyncio.Event()
+    ran = 0
+    done = asyncio.Condition()
+
+    async def step() -> None:
+        nonlocal ran
+        await release.wait()
+        async with done:
+            ran += 1
+            done.notify_all()
+
+    before = len(asyncio.all_tasks())
+    try:
+        accepted = [bridge.spawn(step(), f"step {n}") for n in range(steps)]
+        alive = len(asyncio.all_tasks()) - before
+        release.set()
+        async with asyncio.timeout(10), done:
+            await done.wait_for(lambda: ran == accepted.count(True))
+    finally:
+        await bridge.db.close()
+        await bridge.http.close()
+    return accepted, alive, ran
+
+
+def test_a_burst_far_beyond_the_bound_leaves_no_backlog_of_tasks(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, max_concurrent_steps=5)
+    pending_limit = PENDING_PER_SLOT * 5
+    accepted, alive, ran = asyncio.run(_burst(settings, 1_000))
+    assert alive <= 5 + pending_limit
+    # The first steps run, the next ones wait (as coroutines, not tasks), the rest is shed.
+    assert alive == 5
+    assert accepted == [True] * (5 + pending_limit) + [False] * (1_000 - 5 - pending_limit)
+    assert ran == 5 + pending_limit
+
+
+async def _stop_while_busy(settings: Settings) -> dict[str, str]:
+    """Two running steps (one finishes once stop begins, one never does) and waiting ones;
+    what became of each."""
+    bridge = Bridge(settings)
+    fate: dict[str, str] = {}
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def finishing() -> None:
+        started.set()
+        await release.wait()
+        fate["finishing"] = "finished"
+
+    async def endless() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            fate["endless"] = "cancelled"
+            raise
+
+    async def waiting(n: int) -> None:
+        fate[f"waiting {n}"] = "ran"
+
+    bridge.spawn(finishing(), "finishing")
+    bridge.spawn(endless(), "endless")
+    for n in range(3):
+        bridge.spawn(waiting(n), f"waiting {n}")
+    await started.wait()
+    stopping = asyncio.create_task(bridge.stop(grace=0.5))
+    release.set()
+    async with asyncio.timeout(10):
+        await stopping
+    assert not bridge.spawn(waiting(9), "after stop")
+    return fate
+
+
+def test_stop_lets_running_steps_finish_cancels_the_rest_and_starts_no_waiting_one(
+    tmp_path: Path,
+) -> None:
+    settings = _settings(tmp_path, max_concurrent_steps=2)
+    migrate(settings.database_url)
+    fate = asyncio.run(_stop_while_busy(settings))
+    assert fate == {"finishing": "finished", "endless": "cancelled"}
