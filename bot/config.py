@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from enum import StrEnum
 from pathlib import Path
 
 from dotenv import load_dotenv
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
 
 DEFAULT_MODEL = "gpt-5-mini"
+# Given to the SDK explicitly: left to itself it reads OPENAI_BASE_URL, and an empty one (a
+# `.env` copied from `.env.example`) would become a base URL of "".
+DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
+LEASE_SECONDS_MAX = 50.0
 DEFAULT_INSTRUCTIONS = (
     "You are a helpful assistant in a company's Slack workspace. Answer clearly and concisely; "
     "use Markdown where it helps."
@@ -30,14 +34,18 @@ class ChannelScope(StrEnum):
 class Settings(BaseSettings):
     """Every setting of the bridge. Only this module reads `os.environ`."""
 
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+    # env_ignore_empty: an empty variable (as in a `.env` copied from `.env.example`) means
+    # the default, in `.env` and in the real environment alike.
+    model_config = SettingsConfigDict(
+        case_sensitive=False, extra="ignore", frozen=True, env_ignore_empty=True
+    )
 
     slack_bot_token: str = ""
     slack_signing_secret: str = ""
     slack_app_token: str = ""
     slack_api_url: str = "https://slack.com/api/"
     openai_api_key: str = ""
-    openai_base_url: str = ""
+    openai_base_url: str = DEFAULT_OPENAI_BASE_URL
     openai_model: str = DEFAULT_MODEL
     assistant_instructions: str = DEFAULT_INSTRUCTIONS
     openai_assistant_id: str = ""
@@ -50,7 +58,7 @@ class Settings(BaseSettings):
     # turn or reply lasts before another process may take it over (CONTRACT: within 60 s).
     poll_interval: float = Field(default=0.25, gt=0, le=30)
     poll_interval_max: float = Field(default=3.0, gt=0, le=60)
-    lease_seconds: float = Field(default=30.0, ge=2, le=50)
+    lease_seconds: float = Field(default=30.0, ge=2, le=LEASE_SECONDS_MAX)
     # Slack user ids allowed to switch or reset a channel's assistant (empty: everyone).
     admin_user_ids: str = ""
     # A run still unfinished after this long is cancelled and the user told.
@@ -89,6 +97,15 @@ class Settings(BaseSettings):
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
 
+    @model_validator(mode="after")
+    def _function_fits_the_lease(self) -> Settings:
+        # The lead's rule: a function call must end within the claim on its turn, or another
+        # process may take the turn over and run the same call again while it still runs.
+        timeout, lease = self.function_timeout_seconds, self.lease_seconds
+        if timeout > lease:
+            raise ValueError(function_outlives_lease(timeout, lease))
+        return self
+
     @property
     def admins(self) -> frozenset[str]:
         return frozenset(part.strip() for part in self.admin_user_ids.split(",") if part.strip())
@@ -116,24 +133,37 @@ def _prefixed(value: str, prefix: str, what: str) -> str:
     return value
 
 
+def function_outlives_lease(timeout: float, lease: float) -> str:
+    if timeout <= LEASE_SECONDS_MAX:
+        fix = (
+            f"raise LEASE_SECONDS to {timeout:g} or more (at most {LEASE_SECONDS_MAX:g}), "
+            f"or lower FUNCTION_TIMEOUT_SECONDS to {lease:g} or less"
+        )
+    else:
+        fix = (
+            f"lower FUNCTION_TIMEOUT_SECONDS to {lease:g} or less (LEASE_SECONDS can be "
+            f"raised to at most {LEASE_SECONDS_MAX:g})"
+        )
+    return (
+        f"FUNCTION_TIMEOUT_SECONDS ({timeout:g}) is longer than LEASE_SECONDS ({lease:g}): "
+        "a function still running when this process's claim on its turn runs out could be run "
+        f"again by another process; {fix}"
+    )
+
+
 def load_settings(env_file: str | Path | None = ".env") -> Settings:
     """Read `.env` (without overriding the real environment), then the environment."""
     if env_file is not None and Path(env_file).is_file():
         load_dotenv(env_file, override=False)
     try:
-        return Settings.model_validate(_from_environ())
+        return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{str(err['loc'][0]).upper()} {err['msg'].removeprefix('Value error, ')}"
-            for err in exc.errors()
-            if err["loc"]
-        )
+        problems = "; ".join(_problem(err) for err in exc.errors())
         raise ConfigError(f"invalid environment: {problems}") from None
 
 
-def _from_environ() -> dict[str, str]:
-    # Empty variables count as unset, as in a `.env` copied from `.env.example`.
-    fields = Settings.model_fields
-    return {
-        name: value for name in fields if (value := os.environ.get(name.upper(), "").strip()) != ""
-    }
+def _problem(err: ErrorDetails) -> str:
+    """The variable and pydantic's reason; never the value, which may be a secret."""
+    reason = err["msg"].removeprefix("Value error, ")
+    # A rule across variables has no location: its message names the variables itself.
+    return f"{str(err['loc'][0]).upper()} {reason}" if err["loc"] else reason

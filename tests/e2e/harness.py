@@ -135,6 +135,8 @@ def base_env(*, slack_url: str, openai_url: str, database_url: str) -> dict[str,
         "DATABASE_URL": database_url,
         "LOG_LEVEL": "INFO",
         "LEASE_SECONDS": "3",
+        # A function call may not outlast the lease (bot/config.py refuses it otherwise).
+        "FUNCTION_TIMEOUT_SECONDS": "3",
     }
 
 
