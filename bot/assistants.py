@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from bot.config import Settings
 from bot.errors import ConfigError
@@ -16,6 +25,9 @@ from bot.functions import Function, load_functions
 DEFAULT_NAME = "default"
 DEFAULT_FILE = "assistants.toml"
 HostedTool = Literal["code_interpreter", "file_search", "web_search"]
+# `/assistant use NAME` splits its text on whitespace, and Slack sends &, < and > escaped
+# (&amp; &lt; &gt;): a name with any of them could never be chosen.
+_TYPABLE_NAME = re.compile(r"[^\s&<>]+")
 
 
 class AssistantSpec(BaseModel):
@@ -26,12 +38,24 @@ class AssistantSpec(BaseModel):
     id: str | None = Field(default=None, pattern=r"^asst_[A-Za-z0-9_-]+$")
     model: str | None = Field(default=None, min_length=1)
     instructions: str = ""
+    # Declared before `tools`: the check of `tools` reads it.
+    vector_store_ids: tuple[str, ...] = ()
     tools: tuple[HostedTool, ...] = ()
     temperature: float | None = Field(default=None, ge=0, le=2)
     reasoning: Literal["minimal", "low", "medium", "high"] | None = None
     description: str = ""
     functions: tuple[str, ...] = ()
-    vector_store_ids: tuple[str, ...] = ()
+
+    @field_validator("tools")
+    @classmethod
+    def _searchable(cls, tools: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        # The Responses API refuses file_search without vector stores (every turn would get
+        # a 400); an `id` assistant may search the stores it has on the server instead.
+        responses = info.data.get("model") is not None and info.data.get("id") is None
+        stores = info.data.get("vector_store_ids")  # None: refused itself, reported already
+        if responses and "file_search" in tools and stores == ():
+            raise ValueError("file_search needs `vector_store_ids = [...]`: the stores it searches")
+        return tools
 
     @model_validator(mode="after")
     def _one_kind(self) -> AssistantSpec:
@@ -47,15 +71,24 @@ class AssistantsFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    default: str
+    # Optional with one assistant: that one is the default.
+    default: str | None = None
     assistants: dict[str, AssistantSpec] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _default_exists(self) -> AssistantsFile:
-        if self.default not in self.assistants:
-            names = ", ".join(sorted(self.assistants))
+        names = ", ".join(sorted(self.assistants))
+        if self.default is None and len(self.assistants) > 1:
+            raise ValueError(
+                f'several assistants and no default: add default = "NAME" (one of: {names})'
+            )
+        if self.default is not None and self.default not in self.assistants:
             raise ValueError(f"default = {self.default!r} names no assistant (there are: {names})")
         return self
+
+    @property
+    def default_name(self) -> str:
+        return self.default or next(iter(self.assistants))
 
 
 @dataclass(frozen=True)
@@ -114,7 +147,7 @@ def load_assistants(settings: Settings, *, cwd: Path | None = None) -> Assistant
 
 
 def parse_assistants_file(path: Path) -> Assistants:
-    text = path.read_text(encoding="utf-8")
+    text = _read_text(path)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -123,11 +156,26 @@ def parse_assistants_file(path: Path) -> Assistants:
         spec = AssistantsFile.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_describe(path, text, exc)) from None
+    for name in spec.assistants:
+        if not _TYPABLE_NAME.fullmatch(name):
+            raise ConfigError(
+                f"{path}:{_line_of(text, ['assistants', name])}: assistants.{name!r}: not a "
+                "name `/assistant use NAME` can take (one word, without &, < or >)"
+            )
     by_name = {
         name: _assistant(name, one, _callables(path, text, name, one))
         for name, one in spec.assistants.items()
     }
-    return Assistants(by_name=by_name, default_name=spec.default, source=str(path))
+    return Assistants(by_name=by_name, default_name=spec.default_name, source=str(path))
+
+
+def _read_text(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: not valid UTF-8 (line {line}: {exc.reason})") from None
 
 
 def _callables(path: Path, text: str, name: str, spec: AssistantSpec) -> tuple[Function, ...]:
@@ -173,22 +221,40 @@ def _describe(path: Path, text: str, exc: ValidationError) -> str:
 def _line_of(text: str, loc: list[str]) -> int:
     """The line a location points at: its key inside its table, else the table, else 1."""
     lines = text.splitlines()
-    table = f"[assistants.{loc[1]}]" if len(loc) >= 2 and loc[0] == "assistants" else None
-    key = loc[2] if table and len(loc) >= 3 else (loc[0] if loc and not table else "default")
+    table = loc[1] if len(loc) >= 2 and loc[0] == "assistants" else None
+    key = _key_of(loc, table)
     start, found = 0, 1
-    if table:
+    if table is not None:
         for number, line in enumerate(lines):
-            if line.strip().startswith(table):
+            if _table_name(line) == table:
                 start, found = number, number + 1
                 break
     if key:
         for number in range(start, len(lines)):
             stripped = lines[number].strip()
-            if number > start and table and stripped.startswith("["):
+            if number > start and table is not None and stripped.startswith("["):
                 break
             if stripped.split("=", 1)[0].strip() == key:
                 return number + 1
     return found
+
+
+def _key_of(loc: list[str], table: str | None) -> str:
+    """The key a location names: inside its table ("" for the table itself), or top-level."""
+    if table is None:
+        return loc[0] if loc else "default"
+    return loc[2] if len(loc) >= 3 else ""
+
+
+_TABLE = re.compile(r"""\[\s*assistants\s*\.\s*(?:"([^"]*)"|'([^']*)'|([\w-]+))\s*\]""")
+
+
+def _table_name(line: str) -> str | None:
+    """NAME of an `[assistants.NAME]` header line (bare, "quoted" or 'literal')."""
+    match = _TABLE.match(line.strip())
+    if match is None:
+        return None
+    return next(part for part in match.groups() if part is not None)
 
 
 def assistants_from_settings(settings: Settings) -> Assistants:

@@ -87,6 +87,25 @@ INVALID = {
         GOOD_HEAD + 'model = "gpt-5-mini"\ntools = ["web_search", "web_browse"]\n',
         ":5: assistants.tutor.tools.1: Input should be 'code_interpreter', 'file_search' or",
     ),
+    "several assistants, no default": (
+        '[assistants.tutor]\nmodel = "gpt-5-mini"\n\n[assistants.plain]\nmodel = "gpt-4.1"\n',
+        ':1: file: several assistants and no default: add default = "NAME" (one of: plain, tutor)',
+    ),
+    "a name with a space": (
+        'default = "tutor"\n\n[assistants.tutor]\nmodel = "gpt-5-mini"\n\n'
+        '[assistants."math tutor"]\nmodel = "gpt-5-mini"\n',
+        ":6: assistants.'math tutor': not a name `/assistant use NAME` can take (one word, "
+        "without &, < or >)",
+    ),
+    "a name Slack escapes": (
+        'default = "q&a"\n\n[assistants."q&a"]\nmodel = "gpt-5-mini"\n',
+        ":3: assistants.'q&a': not a name `/assistant use NAME` can take",
+    ),
+    "file_search without vector stores": (
+        GOOD_HEAD + 'model = "gpt-5-mini"\ntools = ["code_interpreter", "file_search"]\n',
+        ":5: assistants.tutor.tools: file_search needs `vector_store_ids = [...]`: the stores it "
+        "searches",
+    ),
 }
 
 
@@ -159,3 +178,39 @@ def test_assistants_list_shows_the_tools_and_functions_each_assistant_offers(
         "* tutor  gpt-5-mini  (default)",
         "    tools: code_interpreter, web_search; functions: current_time, who_am_i",
     ]
+
+
+def test_a_file_that_is_not_utf8_is_named_with_its_line(tmp_path: Path) -> None:
+    env = cli_env_in(tmp_path)
+    path, workdir = place("", "cwd", tmp_path, env)
+    path.write_bytes(GOOD_HEAD.encode() + b'model = "gpt-5-mini"\ndescription = "caf\xe9"\n')
+    result = run_cli("serve", env=env, cwd=workdir)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (
+        f"assistant-bridge: error: {path}: not valid UTF-8 (line 5: invalid continuation byte)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("table", "shown"),
+    [
+        ('model = "gpt-5-mini"\ndescription = "Math tutor"\n', ["gpt-5-mini", "Math tutor"]),
+        # file_search is accepted where it has something to search: an `id` assistant
+        # searches the vector stores it has on the server (and attached files).
+        ('id = "asst_abc"\ntools = ["file_search"]\n', ["asst_abc"]),
+        (
+            'model = "gpt-5-mini"\ntools = ["file_search"]\nvector_store_ids = ["vs_1"]\n',
+            ["gpt-5-mini"],
+        ),
+    ],
+)
+def test_a_single_assistant_is_the_default_without_naming_it(
+    table: str, shown: list[str], tmp_path: Path
+) -> None:
+    env = cli_env_in(tmp_path)
+    path, workdir = place("[assistants.tutor]\n" + table, "cwd", tmp_path, env)
+    result = run_cli("assistants", "list", env=env, cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["*", "tutor", *" ".join(shown).split(), "(default)"]
+    assert lines[-1] == f"source: {path}"
