@@ -88,7 +88,6 @@ def run(argv: list[str] | None = None) -> int:
         print(format_assistants(load_assistants(settings)))
         return 0
     if args.command == "doctor":
-        logging.getLogger("alembic").setLevel(logging.WARNING)  # import-time INFO noise
         from bot.doctor import doctor
 
         socket_mode = bool(args.socket or (settings.slack_app_token and not args.http))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Sequence
 
 from bot.assistants import Assistant, load_assistants
@@ -10,9 +11,10 @@ from bot.backends.checks import OpenAIChecks
 from bot.config import Settings
 from bot.doctor_checks import (
     Finding,
+    check_app_token,
     check_database,
     check_environment,
-    check_mode_secret,
+    check_signing_secret,
     check_slack,
 )
 from bot.errors import ConfigError
@@ -55,13 +57,19 @@ async def run_checks(
 ) -> list[Finding]:
     """Every check, concurrently; the findings in a fixed order."""
     http = not socket_mode
-    findings = check_environment(settings, http=http) + check_mode_secret(settings, http=http)
+    findings = check_environment(settings, http=http)
+    mode_secret = (
+        _found(check_signing_secret(settings))
+        if http
+        else _guarded("app token", check_app_token(settings), seconds)
+    )
     listed: list[Assistant] = []
+    unlisted: list[Finding] = []
     try:
         assistants = load_assistants(settings)
         listed = [assistants.by_name[name] for name in assistants.names]
     except ConfigError as exc:  # our own message: file, line and reason, never a value
-        findings.append(Finding("FAIL", "assistants", str(exc)))
+        unlisted.append(Finding("FAIL", "assistants", str(exc)))
     slack = _guarded("slack token", check_slack(settings, REQUIRED_SCOPES), seconds)
     database = _guarded(
         "database",
@@ -70,11 +78,13 @@ async def run_checks(
     )
     remote = OpenAIChecks(settings) if settings.openai_api_key else None
     try:
-        groups = await asyncio.gather(slack, *_openai_checks(remote, listed, seconds), database)
+        secret, *groups = await asyncio.gather(
+            mode_secret, slack, *_openai_checks(remote, listed, seconds), database
+        )
     finally:
         if remote is not None:
             await remote.close()
-    return findings + [finding for group in groups for finding in group]
+    return findings + secret + unlisted + [finding for group in groups for finding in group]
 
 
 def _openai_checks(
@@ -99,8 +109,21 @@ def format_finding(finding: Finding) -> str:
     return f"{finding.level:<4}  {finding.check:<20}  {finding.detail}"
 
 
+def quiet_logging(settings: Settings) -> None:
+    """Let only errors through to the log while doctor runs, unless LOG_LEVEL=DEBUG.
+
+    Doctor's output is its table. Its clients keep their retries (one blip should not fail a
+    check), but slack_sdk's and openai's INFO lines about them ("A retry handler found …",
+    "Retrying request in …") would otherwise be mixed into it.
+    """
+    if settings.log_level.upper() != "DEBUG":
+        for handler in logging.getLogger().handlers:
+            handler.setLevel(logging.ERROR)
+
+
 def doctor(settings: Settings, *, socket_mode: bool, timeout: float = DEFAULT_TIMEOUT) -> int:
     """Print every verdict; exit code 1 if any check failed, else 0."""
+    quiet_logging(settings)
     findings = asyncio.run(run_checks(settings, socket_mode=socket_mode, seconds=timeout))
     for finding in findings:
         print(format_finding(finding), flush=True)

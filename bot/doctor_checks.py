@@ -51,15 +51,27 @@ def check_environment(settings: Settings, *, http: bool) -> list[Finding]:
     return [Finding("FAIL", "environment", f"{name} is not set ({mode})") for name in missing]
 
 
-def check_mode_secret(settings: Settings, *, http: bool) -> list[Finding]:
-    """The signing secret (HTTP mode) or the app-level token (Socket Mode) is present."""
-    if http:
-        name, check, value = "SLACK_SIGNING_SECRET", "signing secret", settings.slack_signing_secret
-    else:
-        name, check, value = "SLACK_APP_TOKEN", "app token", settings.slack_app_token
-    if value:
-        return [Finding("ok", check, f"{name} is set")]
-    return [Finding("FAIL", check, f"{name} is not set")]
+def check_signing_secret(settings: Settings) -> list[Finding]:
+    """HTTP mode: the signing secret is present (only Slack's requests can prove it right)."""
+    if settings.slack_signing_secret:
+        return [Finding("ok", "signing secret", "SLACK_SIGNING_SECRET is set")]
+    return [Finding("FAIL", "signing secret", "SLACK_SIGNING_SECRET is not set")]
+
+
+async def check_app_token(settings: Settings) -> list[Finding]:
+    """Socket Mode: `apps.connections.open` with the app-level token, as `serve` connects."""
+    check = "app token"
+    if not settings.slack_app_token:
+        return [Finding("FAIL", check, "SLACK_APP_TOKEN is not set")]
+    async with aiohttp.ClientSession() as session:
+        client = build_client(settings, session)
+        try:
+            await client.apps_connections_open(app_token=settings.slack_app_token)
+        except SlackApiError as exc:
+            return [Finding("FAIL", check, f"apps.connections.open failed: {error_code(exc)}")]
+        except (aiohttp.ClientError, OSError) as exc:
+            return [Finding("FAIL", check, _unreachable(settings, exc))]
+    return [Finding("ok", check, "SLACK_APP_TOKEN accepted by apps.connections.open")]
 
 
 async def check_slack(settings: Settings, required_scopes: Iterable[str]) -> list[Finding]:
@@ -73,12 +85,15 @@ async def check_slack(settings: Settings, required_scopes: Iterable[str]) -> lis
         except SlackApiError as exc:
             return [Finding("FAIL", "slack token", f"auth.test failed: {error_code(exc)}")]
         except (aiohttp.ClientError, OSError) as exc:
-            where = f"{settings.slack_api_url} ({type(exc).__name__})"
-            return [Finding("FAIL", "slack token", f"Slack is unreachable at {where}")]
+            return [Finding("FAIL", "slack token", _unreachable(settings, exc))]
     team = f"{response.get('team')} ({response.get('team_id')})"
     bot = f"{response.get('user')} ({response.get('user_id')})"
     token = Finding("ok", "slack token", f"team {team}, bot user {bot}")
     return [token, _scopes_finding(response.headers, required_scopes)]
+
+
+def _unreachable(settings: Settings, exc: Exception) -> str:
+    return f"Slack is unreachable at {settings.slack_api_url} ({type(exc).__name__})"
 
 
 def _scopes_finding(headers: Mapping[str, Any], required_scopes: Iterable[str]) -> Finding:

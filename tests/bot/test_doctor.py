@@ -17,7 +17,14 @@ from bot.doctor import REQUIRED_SCOPES
 from bot.doctor_checks import required_variables
 from bot.errors import ConfigError
 from tests.bot.cli_helpers import TWO_ASSISTANTS
-from tests.e2e.harness import BOT_TOKEN, OPENAI_KEY, SIGNING_SECRET, base_env, free_port
+from tests.e2e.harness import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    OPENAI_KEY,
+    SIGNING_SECRET,
+    base_env,
+    free_port,
+)
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 
@@ -116,6 +123,11 @@ def _socket_mode_without_app_token(s: Setup) -> None:
     s.args.append("--socket")
 
 
+def _socket_mode_with_a_refused_app_token(s: Setup) -> None:
+    s.env["SLACK_APP_TOKEN"] = "xapp-refused-K4J8"
+    s.args.append("--socket")
+
+
 def _bad_openai_key(s: Setup) -> None:
     s.oa.api_key = "sk-the-only-accepted-key"
     s.env["OPENAI_API_KEY"] = "sk-doctor-secret-Z9Q7"
@@ -152,6 +164,11 @@ BROKEN = {
     "no signing secret": Broken("signing secret", "SLACK_SIGNING_SECRET", _no_signing_secret),
     "socket mode, no app token": Broken(
         "app token", "SLACK_APP_TOKEN is not set", _socket_mode_without_app_token
+    ),
+    "socket mode, refused app token": Broken(
+        "app token",
+        "apps.connections.open failed: invalid_auth",
+        _socket_mode_with_a_refused_app_token,
     ),
     "bad openai key": Broken("openai key", "OpenAI rejected the key (401)", _bad_openai_key),
     "openai unreachable": Broken(
@@ -193,7 +210,31 @@ def test_a_broken_setup_fails_and_names_the_problem(case: str, setup: Setup) -> 
     for check in ("environment", "slack token", "openai key", "database"):
         assert check in result.stdout
     assert "Traceback" not in result.stderr
-    assert_no_secret(result, "xoxb-not-the-right-one", "Z9Q7", "pw-Q8Z3")
+    assert_no_secret(result, "xoxb-not-the-right-one", "Z9Q7", "pw-Q8Z3", "K4J8")
+
+
+def test_socket_mode_checks_the_app_token_with_slack(setup: Setup) -> None:
+    setup.migrate()
+    setup.env["SLACK_APP_TOKEN"] = APP_TOKEN
+    result = setup.cli("doctor", "--socket")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ("ok", "app token             SLACK_APP_TOKEN accepted by apps.connections.open") in (
+        verdicts(result)
+    )
+    assert len(setup.slack.calls("apps.connections.open")) == 1
+    assert_no_secret(result, APP_TOKEN)
+
+
+def test_sdk_retries_leave_the_table_alone(setup: Setup) -> None:
+    setup.migrate()
+    setup.slack.drop_next("auth.test")  # slack_sdk's connection retry answers it
+    setup.oa.fail_next("GET", r"/models$", 500)  # openai's own retry answers it
+    result = setup.cli("doctor")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(setup.slack.calls("auth.test")) == 2, "retried after the dropped connection"
+    assert len(setup.oa.calls("GET", r"/models$")) == 2, "retried after the 500"
+    assert result.stderr == ""
+    assert all(level == "ok" for level, _ in verdicts(result)), result.stdout
 
 
 def test_a_model_being_shut_down_is_a_warning_not_a_failure(setup: Setup) -> None:
