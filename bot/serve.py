@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import logging
+import os
 import signal
 
 from aiohttp import web
@@ -14,7 +16,7 @@ from bot import slack
 from bot.app import Bridge
 from bot.assistants import Assistants
 from bot.config import Settings
-from bot.errors import ConfigError, DatabaseUnavailable
+from bot.errors import BridgeError, ConfigError, DatabaseUnavailable
 from bot.web import build_web_app
 from storage.db import safe_url
 from storage.migrate import SQLAlchemyError, migrate
@@ -23,6 +25,17 @@ log = logging.getLogger(__name__)
 
 # Heroku sends SIGKILL 30 s after SIGTERM; leave room to hand over claims.
 SHUTDOWN_GRACE = 15.0
+
+
+class PortUnavailable(BridgeError):
+    """The HTTP port cannot be listened on (taken by another process, or refused)."""
+
+    def __init__(self, port: int, exc: OSError) -> None:
+        if exc.errno == errno.EADDRINUSE:
+            super().__init__(f"port {port} is already in use")
+        else:
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            super().__init__(f"cannot listen on port {port}: {reason}")
 
 
 def apply_migrations(settings: Settings) -> None:
@@ -50,8 +63,9 @@ async def serve(settings: Settings, assistants: Assistants, *, socket_mode: bool
         await site.start()
     except OSError as exc:
         if not socket_mode:
+            await runner.cleanup()
             await bridge.stop(grace=0)
-            raise
+            raise PortUnavailable(settings.port, exc) from None
         log.warning("health endpoint not served: port %s: %s", settings.port, exc.strerror)
     if socket_mode:
         try:

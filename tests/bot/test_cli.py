@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,19 @@ def test_the_console_script_and_python_m_bot_are_the_same_program(tmp_path: Path
     assert result.returncode == 0
     assert "serve" in result.stdout and "migrate" in result.stdout
     assert (ROOT / "pyproject.toml").read_text().count('assistant-bridge = "bot.cli:main"') == 1
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**cli_env(f"sqlite:///{tmp_path / 'x.db'}"), "PORT": str(port)}
+        result = run_cli("serve", "--http", env=env, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    # The log lines of the migrations before it, then the error: one line, the last.
+    assert (
+        result.stderr.splitlines()[-1] == f"assistant-bridge: error: port {port} is already in use"
+    )
+    assert result.stderr.count("assistant-bridge: error:") == 1
+    assert "Traceback" not in result.stderr
