@@ -75,7 +75,9 @@ def message_input(message: UserMessage) -> JsonDict:
         content.append({"type": "input_text", "text": message.text})
     for attachment in message.attachments:
         if attachment.kind == "image":
-            content.append({"type": "input_image", "file_id": attachment.openai_id})
+            # OpenAI's published OpenAPI spec requires `detail`; "auto" is the API's default.
+            image = {"type": "input_image", "file_id": attachment.openai_id, "detail": "auto"}
+            content.append(image)
         else:
             content.append({"type": "input_file", "file_id": attachment.openai_id})
     return {"role": "user", "content": content}

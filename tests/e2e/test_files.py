@@ -51,7 +51,8 @@ def test_a_pdf_and_an_image_from_slack_reach_openai_attached_to_the_turn(
     parts = input_parts(body)
     assert {"type": "input_text", "text": "summarise these"} in parts
     assert {"type": "input_file", "file_id": uploaded["report.pdf"]["id"]} in parts
-    assert {"type": "input_image", "file_id": uploaded["chart.png"]["id"]} in parts
+    image = {"type": "input_image", "file_id": uploaded["chart.png"]["id"], "detail": "auto"}
+    assert image in parts  # `detail` is required by OpenAI's published spec
 
 
 def test_a_message_with_only_a_file_is_answered(
