@@ -13,14 +13,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot.errors import ConfigError
 
 DEFAULT_MODEL = "gpt-5-mini"
-# Given to the SDK explicitly: left to itself it reads OPENAI_BASE_URL, and an empty one (a
-# `.env` copied from `.env.example`) would become a base URL of "".
-DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
-LEASE_SECONDS_MAX = 50.0
 DEFAULT_INSTRUCTIONS = (
     "You are a helpful assistant in a company's Slack workspace. Answer clearly and concisely; "
     "use Markdown where it helps."
 )
+# Given to the SDK explicitly: left to itself it reads OPENAI_BASE_URL, and an empty one (a
+# `.env` copied from `.env.example`) would become a base URL of "".
+DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
+# The longest LEASE_SECONDS: a dead process's work is taken over within 60 s (CONTRACT).
+LEASE_SECONDS_MAX = 50.0
 
 
 class ChannelScope(StrEnum):
@@ -99,8 +100,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _function_fits_the_lease(self) -> Settings:
-        # The lead's rule: a function call must end within the claim on its turn, or another
-        # process may take the turn over and run the same call again while it still runs.
+        # A function call must end within the claim on its turn: past it, another process
+        # may take the turn over and run the same call again while this one still runs.
         timeout, lease = self.function_timeout_seconds, self.lease_seconds
         if timeout > lease:
             raise ValueError(function_outlives_lease(timeout, lease))
