@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 from typing import Any
 
@@ -41,15 +43,52 @@ def _in_range(ts: str, params: dict[str, Any]) -> bool:
     return not (latest and (ts_key(ts) > ts_key(str(latest)) or (ts == latest and not inclusive)))
 
 
-def _page(messages: list[JsonDict], params: dict[str, Any], default_limit: int) -> JsonDict:
-    start = int(params["cursor"]) if str(params.get("cursor") or "").isdigit() else 0
-    limit = int(params.get("limit") or default_limit)
+def _cursor(ts: str) -> str:
+    """An opaque cursor as Slack's look: base64 of "next_ts:<ts of the next page's first>"."""
+    return base64.b64encode(f"next_ts:{ts}".encode()).decode()
+
+
+def _cursor_ts(cursor: str) -> str:
+    try:
+        decoded = base64.b64decode(cursor, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise SlackError("invalid_cursor") from None
+    if not decoded.startswith("next_ts:"):
+        raise SlackError("invalid_cursor")
+    return decoded.removeprefix("next_ts:")
+
+
+def _page(
+    messages: list[JsonDict],
+    params: dict[str, Any],
+    *,
+    default_limit: int,
+    max_limit: int,
+    newest_first: bool,
+) -> JsonDict:
+    """One page of `messages` (in page order), continued by `cursor`/`next_cursor`, as Slack
+    pages: the cursor names where the next page starts, so messages posted between two
+    page reads do not shift it, and `limit` is capped at the method's maximum."""
+    start = 0
+    if params.get("cursor"):
+        at = ts_key(_cursor_ts(str(params["cursor"])))
+        start = next(
+            (
+                n
+                for n, m in enumerate(messages)
+                if (ts_key(m["ts"]) <= at if newest_first else ts_key(m["ts"]) >= at)
+            ),
+            len(messages),
+        )
+    limit = min(int(params.get("limit") or default_limit), max_limit)
     page = messages[start : start + limit]
     more = start + limit < len(messages)
     return {
         "messages": page,
         "has_more": more,
-        "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        "response_metadata": {
+            "next_cursor": _cursor(messages[start + limit]["ts"]) if more else ""
+        },
     }
 
 
@@ -67,7 +106,8 @@ def history(store: SlackStore, params: dict[str, Any]) -> JsonDict:
         if _in_range(m["ts"], params)
     ]
     return {
-        **_page(shown, params, 100),
+        # conversations.history: newest first, 100 by default, at most 999 a page.
+        **_page(shown, params, default_limit=100, max_limit=999, newest_first=True),
         "pin_count": 0,
         "channel_actions_ts": None,
         "channel_actions_count": 0,
@@ -92,7 +132,8 @@ def replies(store: SlackStore, params: dict[str, Any]) -> JsonDict:
         for m in ordered
         if m["ts"] == root or _in_range(m["ts"], params)
     ]
-    return _page(shown, params, 1000)
+    # conversations.replies: oldest first (the parent on top), at most 1,000 a page.
+    return _page(shown, params, default_limit=1000, max_limit=1000, newest_first=False)
 
 
 def channel_info(store: SlackStore, channel: str) -> JsonDict:
