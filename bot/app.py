@@ -24,6 +24,7 @@ from bot.config import Settings
 from bot.delivery import Deliverer
 from bot.engine import TurnEngine
 from bot.inputs import InputBuilder
+from bot.lease_keeper import LeaseKeeper
 from bot.polling import PollPlanner
 from bot.status import StatusBoard
 from handlers import commands, events
@@ -70,6 +71,8 @@ class Bridge:
         self.assistants = assistants or load_assistants(settings)
         self.backends = backends.Backends(self.openai_client, self.http)
         self.status = StatusBoard(db=self.db, poster=self.poster)
+        # Renews the leases of turns and replies whose steps run, however long they take.
+        self.keeper = LeaseKeeper(db=self.db, owner=self.owner, lease=lease)
         self.deliverer = Deliverer(
             db=self.db,
             poster=self.poster,
@@ -77,6 +80,7 @@ class Bridge:
             lease=lease,
             download=self.backends.responses.download_file,
             status=self.status,
+            keeper=self.keeper,
         )
         self.engine = TurnEngine(
             db=self.db,
@@ -100,6 +104,7 @@ class Bridge:
             slack=self.slack_client,
             function_timeout=settings.function_timeout_seconds,
             on_activity=self.status.show,
+            keeper=self.keeper,
         )
         self.engine.schedule = self._schedule_turn
         # Missed wake-ups still run (misfire_grace_time=None): a late poll beats a lost one.
@@ -221,6 +226,7 @@ class Bridge:
             # SQLite is the single-process setup: whatever a previous process held is ours now.
             async with self.db.session() as session:
                 await leases.release_all(session=session)
+        self.keeper.start()
         self.scheduler.start()
         self.scheduler.add_job(
             self._fire_sweep, "interval", seconds=SWEEP_SECONDS, id="sweep", next_run_time=utcnow()
@@ -236,6 +242,7 @@ class Bridge:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.jobs.close(grace=grace)
+        await self.keeper.stop()
         try:
             async with self.db.session() as session:
                 await leases.release_owned(session=session, owner=self.owner)

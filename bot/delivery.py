@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 from bot import messages
 from bot.citations import GeneratedFile
 from bot.errors import BackendError
+from bot.lease_keeper import LeaseKeeper
 from bot.outcomes import backoff
 from bot.slack import PERMANENT_ERRORS, SlackPoster, error_code
 from bot.status import StatusBoard
@@ -41,8 +42,11 @@ class Deliverer:
         lease: timedelta,
         download: Callable[[GeneratedFile], Awaitable[bytes]] | None = None,
         status: StatusBoard | None = None,
+        keeper: LeaseKeeper | None = None,
     ) -> None:
         self.db = db
+        # Renews the lease on the parts while they are posted (an upload can take a while).
+        self.keeper = keeper or LeaseKeeper(db=db, owner=owner, lease=lease)
         self.poster = poster
         self.owner = owner
         self.lease = lease
@@ -71,9 +75,14 @@ class Deliverer:
             return
         self._in_flight.add(turn_id)
         try:
-            for part in parts:
-                if not await self._post(part, check_first=not fresh):
-                    return
+            with self.keeper.delivering(turn_id, parts):
+                for index, part in enumerate(parts):
+                    # A post is not idempotent: only while this process still holds the parts.
+                    if not await self.keeper.fence_parts(parts[index:]):
+                        log.warning("turn %s: another process took over its reply", turn_id)
+                        return
+                    if not await self._post(part, check_first=not fresh):
+                        return
             if self.status is not None:
                 await self.status.clear(turn_id, channel=parts[0].channel_id, look_up=not fresh)
             for message in answered:

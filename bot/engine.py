@@ -9,13 +9,18 @@ and `engine_core` (wait, finish).
 
 from __future__ import annotations
 
+import logging
+
 from bot.engine_core import Driving
 from bot.engine_poll import PollSteps
 from bot.engine_start import StartSteps
 from bot.engine_tools import ToolSteps
+from bot.errors import TurnLost
 from bot.tool_state import ToolState
 from storage import turns
-from storage.models import Conversation, TurnStatus
+from storage.models import Conversation, TurnStatus, utcnow
+
+log = logging.getLogger("bot.engine")
 
 __all__ = ["Driving", "TurnEngine"]
 
@@ -34,18 +39,35 @@ class TurnEngine(ToolSteps, StartSteps, PollSteps):
             await self.advance(opened)
 
     async def advance(self, turn_id: int) -> None:
-        """Do the turn's next step, if this process holds it (or can claim it) and is idle on it."""
+        """Do the turn's next step, if this process holds it (or can claim it) and is idle on it.
+
+        While the step runs, the lease keeper renews the turn's lease, however long the step
+        takes. A step that fails drops what this process knew of the turn: the retry claims
+        the turn again and, like a takeover, looks for a run the failed step may have created
+        before creating one (a create followed by a failed write must not create twice).
+        """
         if turn_id in self._in_flight:
             return
         self._in_flight.add(turn_id)
+        driving: Driving | None = None
         try:
             driving = self._driving.get(turn_id) or await self._claim(turn_id)
             if driving is None:
                 return
-            if driving.turn.status == TurnStatus.STARTING:
-                await self._start(driving)
-            elif driving.turn.status == TurnStatus.RUNNING:
-                await self._poll(driving)
+            with self.keeper.running(driving.turn):
+                if driving.turn.status == TurnStatus.STARTING:
+                    await self._start(driving)
+                elif driving.turn.status == TurnStatus.RUNNING:
+                    await self._poll(driving)
+        except TurnLost:
+            if driving is not None:
+                self._lost(driving.turn)
+        except Exception:
+            if driving is None:
+                raise  # nothing was claimed: the sweep tries again
+            log.exception("turn %s: a step failed; starting over from the database", turn_id)
+            self._release(driving.turn)
+            self.schedule(turn_id, utcnow() + self.lease / 3)
         finally:
             self._in_flight.discard(turn_id)
 

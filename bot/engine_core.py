@@ -17,6 +17,7 @@ from bot.backends import Backend, Backends, RunState
 from bot.errors import BackendError
 from bot.inputs import InputBuilder
 from bot.keys import choice_keys
+from bot.lease_keeper import LeaseKeeper
 from bot.outcomes import reply_parts
 from bot.polling import PollPlanner
 from bot.tool_state import ToolState
@@ -72,8 +73,11 @@ class EngineCore:
         slack: AsyncWebClient | None = None,
         function_timeout: float = 30.0,
         on_activity: Activity | None = None,
+        keeper: LeaseKeeper | None = None,
     ) -> None:
         self.db = db
+        # Renews the leases of turns whose step runs; fences non-idempotent calls.
+        self.keeper = keeper or LeaseKeeper(db=db, owner=owner, lease=lease)
         self.inputs = inputs
         self.slack = slack
         self.function_timeout = function_timeout
@@ -132,14 +136,23 @@ class EngineCore:
         self._open_keys.add(driving.turn.key)
 
     def _release(self, turn: Turn) -> None:
+        """Forget the turn: it ended, or this process no longer holds it."""
         assert turn.id is not None
         self._driving.pop(turn.id, None)
         self._open_keys.discard(turn.key)
+        self.keeper.forget(turn.id)
 
     def _lost(self, turn: Turn) -> None:
         """This process's lease ran out and another process took the turn: let it go."""
         log.warning("turn %s was taken over by another process", turn.id)
         self._release(turn)
+        # Messages that came meanwhile are the new holder's (or the sweep's) to answer.
+        self._waiting_keys.discard(turn.key)
+
+    async def _fence(self, driving: Driving, *, full: bool = False) -> None:
+        """Right before a call that must not happen twice: this process still holds the
+        turn (`full`: for a whole lease from now). Raises TurnLost otherwise."""
+        await self.keeper.fence(driving.turn, full=full)
 
     async def _open_next(self, key: str) -> int | None:
         """After a turn: open the next over messages that came meanwhile, if any may have.

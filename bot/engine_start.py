@@ -10,7 +10,6 @@ from bot.backends import Backend, RunState, RunStatus
 from bot.backends.base import Pending, UserMessage
 from bot.engine_core import Driving, EngineCore
 from bot.errors import BackendError
-from bot.inputs import TurnLost
 from bot.outcomes import backoff, describe_recovered
 from storage import queue, turns
 from storage.models import Conversation, utcnow
@@ -31,6 +30,7 @@ class StartSteps(EngineCore):
             return
         try:
             if conversation.openai_id is None:
+                await self._fence(driving)
                 conversation.openai_id = await backend.create_conversation(
                     key=conversation.key, assistant=assistant
                 )
@@ -45,7 +45,7 @@ class StartSteps(EngineCore):
             if (driving.resumed or turn.attempts) and await self._recover(driving, backend):
                 return
             inputs = (
-                await self.inputs.build(driving.messages, backend, lambda: self._renew(driving))
+                await self.inputs.build(driving.messages, backend, lambda: self._fence(driving))
                 if self.inputs is not None
                 else [UserMessage(m.text) for m in driving.messages]
             )
@@ -54,6 +54,7 @@ class StartSteps(EngineCore):
                     driving, RunState(RunStatus.CANCELLED), notice=messages.NOTHING_TO_SEND
                 )
                 return
+            await self._fence(driving)
             run_id = await backend.start_run(
                 conversation_id=conversation.openai_id,
                 assistant=assistant,
@@ -61,9 +62,6 @@ class StartSteps(EngineCore):
             )
         except BackendError as exc:
             await self._start_failed(driving, exc)
-            return
-        except TurnLost:
-            self._lost(turn)
             return
         first = utcnow() + timedelta(seconds=self.planner.next_delay(assistant.name, 0.0))
         await self._started(driving, run_id, first)
@@ -115,13 +113,17 @@ class StartSteps(EngineCore):
         retry_at = utcnow() + timedelta(seconds=backoff(turn.attempts))
         log.warning("turn %s: starting the run failed (%s); retrying at %s", turn.id, exc, retry_at)
         async with self.db.session() as session:
-            await turns.record_start_failure(
+            held = await turns.record_start_failure(
                 session=session,
                 turn_id=turn.id,
+                owner=self.owner,
                 next_attempt_at=retry_at,
                 error=str(exc),
                 lease=self.lease,
             )
+        if not held:
+            self._lost(turn)
+            return
         turn.attempts += 1
         turn.lease_until = retry_at + self.lease
         self.schedule(turn.id, retry_at)

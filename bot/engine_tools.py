@@ -43,6 +43,10 @@ class ToolSteps(EngineCore):
             names = ", ".join(sorted({call.name for call in todo}))
             await self._show(driving, f"calling {names}")
         assistant = self.assistant_for(driving.conversation)
+        # A function may run up to FUNCTION_TIMEOUT_SECONDS, which the settings keep within
+        # one lease: claimed for a whole lease from now, no other process can run these calls
+        # too, even if this process could renew nothing more while they run.
+        await self._fence(driving, full=True)
         results = await run_calls(
             {function.name: function for function in assistant.callables},
             todo,
@@ -88,6 +92,7 @@ class ToolSteps(EngineCore):
     async def _send_outputs(self, driving: Driving, backend: Backend) -> None:
         turn, tool_state = driving.turn, driving.tool_state
         assert turn.id is not None and tool_state is not None
+        await self._fence(driving)
         try:
             run_id = await backend.submit_tool_outputs(
                 conversation_id=driving.conversation.openai_id or "",
@@ -108,6 +113,7 @@ class ToolSteps(EngineCore):
         turn = driving.turn
         log.warning("turn %s: more than %d tool rounds; stopping", turn.id, MAX_TOOL_ROUNDS)
         watermark = state.watermark
+        await self._fence(driving)
         try:
             watermark = (
                 await backend.abandon_tool_calls(

@@ -24,3 +24,15 @@ class BackendError(BridgeError):
         super().__init__(message)
         self.transient = transient
         self.code = code
+
+
+class FileTooLarge(BackendError):
+    """A file the assistant made is larger than MAX_FILE_MB: read no further, noted instead."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=False, code="file_too_large")
+
+
+class TurnLost(BridgeError):
+    """This process no longer holds the turn: its lease ran out and another process may
+    have taken it over. Whatever this process knew of the turn is dropped."""

@@ -21,6 +21,7 @@ from sqlmodel import col
 from bot import messages
 from bot.backends import Backend
 from bot.backends.base import Attachment, UserMessage
+from bot.errors import TurnLost
 from bot.files import FileFetchError, SlackFile, download, kind_of, refresh, upload
 from storage.db import Database
 from storage.models import InboundMessage
@@ -29,12 +30,8 @@ log = logging.getLogger(__name__)
 
 # Tell the user about a file that could not be taken: (message, text).
 Notice = Callable[[InboundMessage, str], Awaitable[None]]
-# Before each file: extend the turn's lease; False if another process took the turn.
-KeepAlive = Callable[[], Awaitable[bool]]
-
-
-class TurnLost(Exception):
-    """The turn's lease ran out while its files were moved; another process has it now."""
+# Before each upload: make sure this process still holds the turn (raises TurnLost).
+Fence = Callable[[], Awaitable[None]]
 
 
 def stored_files(message: InboundMessage) -> list[dict[str, Any]]:
@@ -67,26 +64,27 @@ class InputBuilder:
         self.notice = notice
 
     async def build(
-        self, queued: list[InboundMessage], backend: Backend, keep_alive: KeepAlive
+        self, queued: list[InboundMessage], backend: Backend, fence: Fence
     ) -> list[UserMessage]:
         """One UserMessage per queued message; a file that cannot be moved is left out
         (the user is told which and why), the rest of the message still goes. Empty when
         nothing is left to send.
 
         Raises BackendError when OpenAI refuses an upload (the start fails or is retried),
-        TurnLost when moving large files outlasted the turn's lease.
+        TurnLost when this process no longer holds the turn (checked before each upload;
+        the lease keeper renews the turn's lease while files move).
         """
         built = []
         for message in queued:
             attachments = []
             if message.files:
-                attachments = await self._attachments(message, backend, keep_alive)
+                attachments = await self._attachments(message, backend, fence)
             if message.text or attachments:  # a message of files that all failed says nothing
                 built.append(UserMessage(text=message.text, attachments=tuple(attachments)))
         return built
 
     async def _attachments(
-        self, message: InboundMessage, backend: Backend, keep_alive: KeepAlive
+        self, message: InboundMessage, backend: Backend, fence: Fence
     ) -> list[Attachment]:
         entries = stored_files(message)
         attachments: list[Attachment] = []
@@ -98,8 +96,6 @@ class InputBuilder:
             if kind is None:
                 continue
             if "openai_id" not in entry:  # not tried yet
-                if not await keep_alive():  # moving a file may take a while
-                    raise TurnLost
                 try:
                     if file.url is None and self.slack is not None:
                         file = await refresh(self.slack, file)  # Slack Connect: look it up
@@ -114,6 +110,7 @@ class InputBuilder:
                     entry["skipped"] = exc.reason
                     changed = True
                     continue
+                await fence()  # an upload is not idempotent: a second one is another file
                 entry["openai_id"] = await upload(
                     self.openai, file=file, data=data, purpose=backend.file_purpose(kind)
                 )
@@ -143,4 +140,4 @@ class InputBuilder:
             )
 
 
-__all__ = ["InputBuilder", "KeepAlive", "TurnLost", "stored_files"]
+__all__ = ["Fence", "InputBuilder", "TurnLost", "stored_files"]

@@ -20,6 +20,31 @@ _POSTED = (
     .values(status=ReplyStatus.POSTED, posted_ts=bindparam("p_ts"), owner=None, lease_until=None)
 )
 
+# The lease keeper's beat: the unposted parts of every turn this process is delivering.
+_RENEW_MANY = (
+    update(_replies)
+    .where(
+        _replies.c.turn_id.in_(bindparam("p_turn_ids", expanding=True)),
+        _replies.c.owner == bindparam("p_owner"),
+        _replies.c.status == ReplyStatus.PENDING,
+    )
+    .values(lease_until=bindparam("p_lease_until"))
+    .returning(_replies.c.turn_id)
+)
+
+
+async def renew_replies(
+    *, session: AsyncSession, turn_ids: list[int], owner: str, lease_until: datetime
+) -> set[int]:
+    """Extend this process's lease on the unposted parts of `turn_ids`; the turns of which
+    it still held parts."""
+    rows = await execute(
+        session,
+        _RENEW_MANY,
+        {"p_turn_ids": turn_ids, "p_owner": owner, "p_lease_until": lease_until},
+    )
+    return {int(row[0]) for row in rows.all()}
+
 
 async def claim_replies(
     *, session: AsyncSession, turn_id: int, owner: str, lease: timedelta

@@ -63,6 +63,17 @@ _RENEW = (
     .where(HELD)
     .values(lease_until=bindparam("p_lease_until"), polls=bindparam("p_polls"))
 )
+# The lease keeper's beat: every turn of this process whose step is still running, at once.
+_RENEW_MANY = (
+    update(_turns)
+    .where(
+        _turns.c.id.in_(bindparam("p_ids", expanding=True)),
+        _turns.c.owner == bindparam("p_owner"),
+        _turns.c.status != TurnStatus.DONE,
+    )
+    .values(lease_until=bindparam("p_lease_until"))
+    .returning(_turns.c.id)
+)
 
 
 def _lease_free(now: datetime, owner: str) -> Any:
@@ -244,17 +255,36 @@ async def renew_turn(
     return bool(result.rowcount)
 
 
+async def renew_turns(
+    *, session: AsyncSession, turn_ids: list[int], owner: str, lease_until: datetime
+) -> set[int]:
+    """Extend this process's lease on each of `turn_ids`; the ids it still held."""
+    rows = await execute(
+        session,
+        _RENEW_MANY,
+        {"p_ids": turn_ids, "p_owner": owner, "p_lease_until": lease_until},
+    )
+    return {int(row[0]) for row in rows.all()}
+
+
 async def record_start_failure(
     *,
     session: AsyncSession,
     turn_id: int,
+    owner: str,
     next_attempt_at: datetime,
     error: str,
     lease: timedelta,
-) -> None:
-    await session.exec(
+) -> bool:
+    """A create failed and will be tried again at `next_attempt_at`; False if this process
+    no longer holds the turn."""
+    result = await session.exec(
         update(Turn)
-        .where(col(Turn.id) == turn_id)
+        .where(
+            col(Turn.id) == turn_id,
+            col(Turn.owner) == owner,
+            col(Turn.status) != TurnStatus.DONE,
+        )
         .values(
             attempts=col(Turn.attempts) + 1,
             next_poll_at=next_attempt_at,
@@ -262,3 +292,4 @@ async def record_start_failure(
             error=error,
         )
     )
+    return bool(getattr(result, "rowcount", 0))

@@ -6,6 +6,7 @@ test can count executions across processes; `TOOL_FLAG` (a file) releases `wait_
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from pathlib import Path
@@ -52,3 +53,10 @@ def wait_for_flag(tag: str) -> str:
 def _record(line: str) -> None:
     with Path(os.environ["TOOL_LOG"]).open("a", encoding="utf-8") as log:
         log.write(f"{os.getpid()} {line}\n")
+
+
+async def slow_count(tag: str, seconds: float) -> str:
+    """Record the call, then take `seconds` to answer (a slow lookup)."""
+    _record(f"slow_count {tag}")
+    await asyncio.sleep(seconds)
+    return f"slowly counted {tag}"
