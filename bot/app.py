@@ -80,6 +80,7 @@ class Bridge:
             lease=lease,
             download=self.backends.responses.download_file,
             status=self.status,
+            max_file_bytes=int(settings.max_file_mb * 1024 * 1024),
             keeper=self.keeper,
         )
         self.engine = TurnEngine(

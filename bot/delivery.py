@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
+import math
+from collections.abc import Awaitable
+from datetime import UTC, timedelta
+from typing import Protocol
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
 from bot import messages
 from bot.citations import GeneratedFile
-from bot.errors import BackendError
+from bot.errors import BackendError, FileTooLarge
+from bot.files import MB
 from bot.lease_keeper import LeaseKeeper
 from bot.outcomes import backoff
 from bot.slack import PERMANENT_ERRORS, SlackPoster, error_code
@@ -30,6 +33,12 @@ def failure_code(exc: Exception) -> str:
     return error_code(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
 
 
+class Download(Protocol):
+    """Reads a file the assistant made, stopping (FileTooLarge) past `max_bytes`."""
+
+    def __call__(self, file: GeneratedFile, *, max_bytes: int) -> Awaitable[bytes]: ...
+
+
 class Deliverer:
     """Posts a turn's outbox rows; a crash leaves the rest for any process to finish."""
 
@@ -40,8 +49,9 @@ class Deliverer:
         poster: SlackPoster,
         owner: str,
         lease: timedelta,
-        download: Callable[[GeneratedFile], Awaitable[bytes]] | None = None,
+        download: Download | None = None,
         status: StatusBoard | None = None,
+        max_file_bytes: int = 25 * MB,
         keeper: LeaseKeeper | None = None,
     ) -> None:
         self.db = db
@@ -52,7 +62,15 @@ class Deliverer:
         self.lease = lease
         self.download = download
         self.status = status
+        # Files the assistant made are capped as files from Slack are (MAX_FILE_MB): a file
+        # is held in memory whole while it is uploaded.
+        self.max_file_bytes = max_file_bytes
+        # Turns whose delivery runs in this process now; emptied however the delivery ends.
         self._in_flight: set[int] = set()
+
+    def in_flight(self, turn_id: int) -> bool:
+        """Whether this process is delivering the turn's reply now (for tests)."""
+        return turn_id in self._in_flight
 
     async def deliver_new(self, parts: list[Reply], answered: list[InboundMessage]) -> None:
         """Post the parts a turn just produced (leased to this process at creation)."""
@@ -90,7 +108,12 @@ class Deliverer:
                     channel=message.channel_id, ts=message.message_ts, working=False
                 )
         finally:
+            # Whatever ended the delivery (all posted, a part postponed or failed, another
+            # process taking over, an exception), this process keeps nothing of the turn:
+            # a later delivery reads what it needs from the database.
             self._in_flight.discard(turn_id)
+            if self.status is not None:
+                self.status.forget(turn_id)
 
     async def _post(self, part: Reply, *, check_first: bool) -> bool:
         """Post one part; False when the rest of the turn must wait or stop."""
@@ -117,16 +140,29 @@ class Deliverer:
         return True
 
     async def _upload(self, part: Reply, *, check_first: bool) -> bool:
-        """Upload a file the assistant made. A file OpenAI no longer has, or an app without
-        `files:write`, gets a one-line note in its place: the user learns it existed."""
+        """Upload a file the assistant made. A file OpenAI no longer has, one over
+        MAX_FILE_MB, or an app without `files:write` gets a one-line note in its place: the
+        user learns it existed."""
         assert part.id is not None and part.file_ref is not None
         file = GeneratedFile(**json.loads(part.file_ref))
+        # Downloaded before looking for an earlier upload: a read, safe to repeat, and the
+        # size tells this part's upload from an earlier turn's file of the same name.
+        got = await self._download(part, file)
+        if got is None:
+            return False
+        content, reason = (got, None) if isinstance(got, bytes) else (None, got)
         try:
-            found = await self._find_earlier(part, file) if check_first else None
+            size = len(content) if content is not None else None
+            found = await self._find_earlier(part, file, size) if check_first else None
             if found:
                 log.info("reply %s: %s was already uploaded", part.id, file.filename)
-            else:
-                found = await self._upload_new(part, file)
+            elif content is not None:
+                found = await self.poster.upload_file(
+                    channel=part.channel_id,
+                    thread_ts=part.thread_ts,
+                    filename=file.filename,
+                    content=content,
+                )
         except SlackFailure as exc:
             if failure_code(exc) != "missing_scope":
                 await self._failed(part, failure_code(exc))
@@ -134,53 +170,73 @@ class Deliverer:
             log.error(
                 "reply %s: cannot upload %s: the app lacks files:write", part.id, file.filename
             )
-            found = await self._note(part, file, "the Slack app may not upload files")
-        except BackendError as exc:
-            if exc.transient:
-                await self._failed(part, f"openai {exc.code}")
-                return False
-            log.warning("reply %s: OpenAI cannot hand over %s: %s", part.id, file.filename, exc)
-            found = await self._note(part, file, "it is no longer available at OpenAI")
+            found, reason = None, messages.FILE_NO_UPLOAD_SCOPE
+        if found is None:
+            assert reason is not None
+            found = await self._note(part, file, reason, check_first=check_first)
         if found is None:
             return False
         async with self.db.session(single=True) as session:
             await replies.mark_posted(session=session, reply_id=part.id, ts=found)
         return True
 
-    async def _note(self, part: Reply, file: GeneratedFile, reason: str) -> str | None:
-        """Post a note instead of the file; its ts, or None if that failed too (handled)."""
+    async def _download(self, part: Reply, file: GeneratedFile) -> bytes | str | None:
+        """The file's bytes; or the reason a note goes instead; or None: OpenAI failed for
+        now, and the part is postponed."""
+        try:
+            if self.download is None:
+                raise BackendError("no downloader", transient=False, code="unsupported")
+            return await self.download(file, max_bytes=self.max_file_bytes)
+        except FileTooLarge:
+            log.warning(
+                "reply %s: %s is larger than MAX_FILE_MB; a note goes in its place",
+                part.id,
+                file.filename,
+            )
+            limit = f"{math.floor(self.max_file_bytes * 10 / MB) / 10:g} MB"
+            return messages.FILE_OVER_LIMIT.format(limit=limit)
+        except BackendError as exc:
+            if exc.transient:
+                await self._failed(part, f"openai {exc.code}")
+                return None
+            log.warning("reply %s: OpenAI cannot hand over %s: %s", part.id, file.filename, exc)
+            return messages.FILE_GONE_AT_OPENAI
+
+    async def _note(
+        self, part: Reply, file: GeneratedFile, reason: str, *, check_first: bool
+    ) -> str | None:
+        """Post a note instead of the file (unless an earlier try did: it carries the part's
+        metadata too); its ts, or None if that failed (handled)."""
         assert part.id is not None
         note = messages.FILE_NOT_UPLOADED.format(name=file.filename, reason=reason)
         try:
-            return await self.poster.post_reply(
+            found = await self._find_earlier(part) if check_first else None
+            return found or await self.poster.post_reply(
                 channel=part.channel_id, thread_ts=part.thread_ts, markdown=note, reply_id=part.id
             )
         except SlackFailure as failure:
             await self._failed(part, failure_code(failure))
             return None
 
-    async def _upload_new(self, part: Reply, file: GeneratedFile) -> str:
-        if self.download is None:
-            raise BackendError("no downloader", transient=False, code="unsupported")
-        content = await self.download(file)
-        return await self.poster.upload_file(
-            channel=part.channel_id,
-            thread_ts=part.thread_ts,
-            filename=file.filename,
-            content=content,
-        )
-
-    async def _find_earlier(self, part: Reply, file: GeneratedFile | None = None) -> str | None:
+    async def _find_earlier(
+        self, part: Reply, file: GeneratedFile | None = None, size: int | None = None
+    ) -> str | None:
         """Whether Slack already has this part (a post by its metadata, an upload by its
-        file's name) since it was first sent: its ts or file id. A failed look is logged and
-        counts as "not found", unless Slack said the channel can never take it."""
+        file's name and `size`) since it was first sent: its ts or file id. A failed look is
+        logged and counts as "not found", unless Slack said the channel can never take it."""
         assert part.id is not None
-        since = (part.sending_at or part.created_at).timestamp()
+        sent = part.sending_at or part.created_at
+        # SQLite hands timestamps back without their zone; they are UTC, not local time.
+        since = (sent if sent.tzinfo else sent.replace(tzinfo=UTC)).timestamp()
         channel, thread_ts = part.channel_id, part.thread_ts
         try:
             if file is not None:
                 return await self.poster.find_upload(
-                    channel=channel, thread_ts=thread_ts, filename=file.filename, since=since
+                    channel=channel,
+                    thread_ts=thread_ts,
+                    filename=file.filename,
+                    size=size,
+                    since=since,
                 )
             return await self.poster.find_reply(
                 channel=channel, thread_ts=thread_ts, reply_id=part.id, since=since
@@ -196,16 +252,22 @@ class Deliverer:
 
     async def _failed(self, part: Reply, code: str) -> None:
         assert part.id is not None
-        async with self.db.session() as session:
-            if code in PERMANENT_ERRORS:
-                log.error(
-                    "reply %s to %s cannot be posted (%s); giving up on this turn's reply",
-                    part.id,
-                    part.channel_id,
-                    code,
-                )
-                await replies.mark_failed(session=session, reply_id=part.id, error=code)
-                return
+        if code not in PERMANENT_ERRORS:
             retry_at = utcnow() + timedelta(seconds=backoff(part.attempts, cap=300))
             log.warning("reply %s: Slack said %s; retrying at %s", part.id, code, retry_at)
-            await replies.postpone(session=session, reply_id=part.id, until=retry_at, error=code)
+            async with self.db.session() as session:
+                await replies.postpone(
+                    session=session, reply_id=part.id, until=retry_at, error=code
+                )
+            return
+        log.error(
+            "reply %s to %s cannot be posted (%s); giving up on this turn's reply",
+            part.id,
+            part.channel_id,
+            code,
+        )
+        async with self.db.session() as session:
+            await replies.mark_failed(session=session, reply_id=part.id, error=code)
+        # The turn's reply ends here, so its status line goes too, where Slack still lets it.
+        if self.status is not None:
+            await self.status.clear(part.turn_id, channel=part.channel_id, look_up=True)

@@ -28,6 +28,10 @@ NOTHING_TO_SEND = (
     "None of the attached files could be passed on, so there was nothing to ask the assistant."
 )
 FILE_NOT_UPLOADED = "_I couldn't attach {name} here ({reason})._"
+# Reasons for FILE_NOT_UPLOADED.
+FILE_GONE_AT_OPENAI = "it is no longer available at OpenAI"
+FILE_NO_UPLOAD_SCOPE = "the Slack app may not upload files"
+FILE_OVER_LIMIT = "it is over the {limit} limit for files"
 TOOL_ACTIVITY = "_{activity}…_"
 TOO_LONG = (
     "That message is too long for me ({length:,} characters; the limit is {limit:,}). "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import aiohttp
@@ -24,6 +25,12 @@ from bot.render import fallback_text, markdown_blocks
 log = logging.getLogger(__name__)
 
 WORKING_REACTION = "hourglass_flowing_sand"
+# A part's `sending_at` is our clock, a message's ts Slack's: a look for an earlier post
+# starts this much before it. NTP keeps servers well within a second of each other; a
+# wider window would take an earlier turn's file of the same name for this one's.
+CLOCK_SKEW_SECONDS = 5.0
+# conversations.history / .replies: Slack recommends no more than 200 messages a page.
+PAGE_SIZE = 200
 REPLY_EVENT_TYPE = "assistant_bridge_reply"
 # Errors after which posting to that conversation can never succeed: stop, log, move on.
 PERMANENT_ERRORS = frozenset(
@@ -164,7 +171,8 @@ class SlackPoster:
         self, *, channel: str, thread_ts: str | None, reply_id: int, since: float
     ) -> str | None:
         """The ts of reply part `reply_id` if Slack already has it (found by its metadata)."""
-        for message in await self._recent(channel, thread_ts, since):
+
+        def is_part(message: dict[str, Any]) -> str | None:
             metadata = message.get("metadata") or {}
             payload = metadata.get("event_payload") or {}
             if (
@@ -172,7 +180,9 @@ class SlackPoster:
                 and payload.get("reply_id") == reply_id
             ):
                 return str(message["ts"])
-        return None
+            return None
+
+        return await self._find(channel, thread_ts, since, is_part)
 
     async def post_hint(self, *, channel: str, user: str, thread_ts: str | None, text: str) -> None:
         try:
@@ -230,28 +240,60 @@ class SlackPoster:
         return str(files[0].get("id") or "")
 
     async def find_upload(
-        self, *, channel: str, thread_ts: str | None, filename: str, since: float
+        self, *, channel: str, thread_ts: str | None, filename: str, size: int | None, since: float
     ) -> str | None:
-        """The id of a file named `filename` the bridge already uploaded here since `since`."""
-        for message in await self._recent(channel, thread_ts, since):
-            if not message.get("bot_id"):
-                continue
-            for file in message.get("files") or []:
-                if file.get("name") == filename:
-                    return str(file.get("id"))
-        return None
+        """The id of the file named `filename` (of `size` bytes, when known) that the bridge
+        uploaded here since `since`.
 
-    async def _recent(
-        self, channel: str, thread_ts: str | None, since: float
-    ) -> list[dict[str, Any]]:
-        """Messages of the thread (or channel) from a minute before `since` on, with metadata."""
-        oldest = f"{since - 60:.6f}"
-        if thread_ts:
-            response = await self.client.conversations_replies(
-                channel=channel, ts=thread_ts, oldest=oldest, include_all_metadata=True, limit=200
-            )
-        else:
-            response = await self.client.conversations_history(
-                channel=channel, oldest=oldest, include_all_metadata=True, limit=200
-            )
-        return list(response.get("messages") or [])
+        An upload's message carries no metadata (files.completeUploadExternal takes none),
+        so a file is told from an earlier turn's file of the same name by when it was shared
+        (this part's own `since`) and by its size (the bytes are downloaded first).
+        """
+
+        def is_upload(message: dict[str, Any]) -> str | None:
+            if not message.get("bot_id"):
+                return None
+            for file in message.get("files") or []:
+                if file.get("name") == filename and size in (None, file.get("size")):
+                    return str(file.get("id"))
+            return None
+
+        return await self._find(channel, thread_ts, since, is_upload)
+
+    async def _find(
+        self,
+        channel: str,
+        thread_ts: str | None,
+        since: float,
+        match: Callable[[dict[str, Any]], str | None],
+    ) -> str | None:
+        """The first `match` among the thread's (or channel's) messages from `since` on (less
+        the clock skew), reading page after page until found or none are left: a busy
+        thread or a long outage puts far more than one page after `since`."""
+        oldest = since - CLOCK_SKEW_SECONDS
+        cursor: str | None = None
+        while True:
+            if thread_ts:
+                response = await self.client.conversations_replies(
+                    channel=channel,
+                    ts=thread_ts,
+                    oldest=f"{oldest:.6f}",
+                    include_all_metadata=True,
+                    limit=PAGE_SIZE,
+                    cursor=cursor,
+                )
+            else:
+                response = await self.client.conversations_history(
+                    channel=channel,
+                    oldest=f"{oldest:.6f}",
+                    include_all_metadata=True,
+                    limit=PAGE_SIZE,
+                    cursor=cursor,
+                )
+            for message in response.get("messages") or []:
+                # conversations.replies always starts with the thread's parent, however old.
+                if float(message.get("ts") or 0) >= oldest and (found := match(message)):
+                    return found
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                return None

@@ -20,6 +20,7 @@ from bot.backends.base import (
     UserMessage,
     call,
 )
+from bot.backends.downloads import read_capped
 from bot.citations import GeneratedFile, cited_file_ids, from_assistant_messages
 from bot.errors import BackendError
 from bot.functions import ToolCall, ToolOutput
@@ -150,9 +151,9 @@ class AssistantsBackend:
     def file_purpose(self, kind: FileKind) -> Purpose:
         return "vision" if kind == "image" else "assistants"
 
-    async def download_file(self, file: GeneratedFile) -> bytes:
-        content = await call(lambda: self._client.files.content(file.file_id))
-        return content.content
+    async def download_file(self, file: GeneratedFile, *, max_bytes: int) -> bytes:
+        stream = self._client.files.with_streaming_response.content(file.file_id)
+        return await read_capped(stream, max_bytes=max_bytes, what=file.filename)
 
     async def poll_run(
         self, *, conversation_id: str, run_id: str, assistant: Assistant

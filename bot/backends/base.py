@@ -118,8 +118,8 @@ class Backend(Protocol):
         """The `purpose` an uploaded attachment of this kind needs on this API."""
         ...
 
-    async def download_file(self, file: GeneratedFile) -> bytes:
-        """The bytes of a file the assistant made."""
+    async def download_file(self, file: GeneratedFile, *, max_bytes: int) -> bytes:
+        """The bytes of a file the assistant made; FileTooLarge past `max_bytes`."""
         ...
 
     async def poll_run(

@@ -30,6 +30,7 @@ from bot.backends.base import (
     call,
     classify_status,
 )
+from bot.backends.downloads import read_capped
 from bot.citations import GeneratedFile, from_response_output
 from bot.errors import BackendError
 from bot.functions import ToolCall, ToolOutput
@@ -266,17 +267,14 @@ class ResponsesBackend:
     def file_purpose(self, kind: FileKind) -> Purpose:
         return "user_data"
 
-    async def download_file(self, file: GeneratedFile) -> bytes:
+    async def download_file(self, file: GeneratedFile, *, max_bytes: int) -> bytes:
         if file.container_id:
-            container_id = file.container_id
-            content = await call(
-                lambda: self._client.containers.files.content.retrieve(
-                    file.file_id, container_id=container_id
-                )
+            stream = self._client.containers.files.content.with_streaming_response.retrieve(
+                file.file_id, container_id=file.container_id
             )
         else:
-            content = await call(lambda: self._client.files.content(file.file_id))
-        return content.content
+            stream = self._client.files.with_streaming_response.content(file.file_id)
+        return await read_capped(stream, max_bytes=max_bytes, what=file.filename)
 
     async def _create(
         self,

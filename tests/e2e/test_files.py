@@ -281,6 +281,34 @@ def test_hosted_tools_take_each_backends_form_and_code_interpreter_gets_the_file
     assert run["tools"] == [{"type": "file_search"}]
 
 
+@pytest.mark.parametrize("api", ["responses", "assistants"])
+def test_a_generated_file_over_max_file_mb_becomes_a_note_and_one_under_it_is_uploaded(
+    api: str, start_bridge: StartBridge, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    env = {"MAX_FILE_MB": "1"}
+    if api == "assistants":
+        openai.add_assistant("asst_files", model="gpt-4o")
+        env["OPENAI_ASSISTANT_ID"] = "asst_files"
+    bridge = start_bridge(**env)
+    big = b"month,sales\n" + b"jan,10\n" * 160_000  # 1.1 MB
+    openai.generated_files_next = [
+        {"filename": "big.csv", "content": big},
+        {"filename": "plot.png", "content": PNG},
+    ]
+    event = dm_event("U1", "chart it")
+    bridge.send(event_callback(event))
+    answer, note = posts_in(slack, event["channel"], 2)
+    assert reply_text(answer).startswith("echo: chart it")
+    assert (
+        reply_text(note)
+        == "_I couldn't attach big.csv here (it is over the 1 MB limit for files)._"
+    )
+    [upload] = wait_for(lambda: slack.uploads(), what="the small file's upload")
+    assert upload.content == PNG  # (an Assistants image is named by its file id)
+    wait_for(lambda: slack.reactions(event["channel"], event["ts"]) == set(), what="done sign")
+    assert "big.csv is larger than MAX_FILE_MB" in bridge.log()
+
+
 def test_an_app_without_files_write_posts_a_note_instead_of_the_file(
     bridge: BridgeProcess, slack: FakeSlack, openai: FakeOpenAI
 ) -> None:

@@ -1,0 +1,140 @@
+"""The engine forgets a turn on every way it ends: finished, lost to another process, or a
+step that failed. Nothing keyed by turn stays behind (a long-running process would grow)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime, timedelta
+
+import aiohttp
+import pytest
+from openai import AsyncOpenAI
+from sqlalchemy import update
+
+from bot.assistants import Assistant, Assistants
+from bot.backends import Backends
+from bot.engine import TurnEngine
+from bot.polling import PollPlanner
+from storage import queue
+from storage.db import Database
+from storage.migrate import migrate
+from storage.models import InboundMessage, Reply, Turn, utcnow
+from tests.fakes.openai_api import FakeOpenAI
+from tests.turn_rows import dm_message
+
+ASSISTANT = Assistant(name="helper", model="gpt-4o", instructions="Be brief.")
+KEY = "user:T/U1"
+LEASE = timedelta(seconds=30)
+
+Scenario = Callable[[TurnEngine, Database, AsyncOpenAI, aiohttp.ClientSession], Awaitable[None]]
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as oa:
+        oa.latency = 0.0
+        yield oa
+
+
+def _remembered(engine: TurnEngine) -> dict[str, object]:
+    """Everything the engine keeps per turn or key; empty when it keeps nothing."""
+    kept: dict[str, object] = {
+        "driving": dict(engine._driving),
+        "open keys": set(engine._open_keys),
+        "waiting keys": set(engine._waiting_keys),
+        "in flight": set(engine._in_flight),
+    }
+    kept = {name: value for name, value in kept.items() if value}
+    if engine.keeper.in_flight():
+        kept["lease keeper"] = engine.keeper.in_flight()
+    return kept
+
+
+async def _run(database_url: str, oa: FakeOpenAI, scenario: Scenario) -> TurnEngine:
+    migrate(database_url)
+    db = Database(database_url)
+    client = AsyncOpenAI(api_key="sk-test-key", base_url=oa.url + "/v1", max_retries=0)
+    try:
+        async with aiohttp.ClientSession() as http:
+            delivered: list[list[Reply]] = []
+
+            async def on_finished(parts: list[Reply], _messages: list[InboundMessage]) -> None:
+                delivered.append(parts)
+
+            engine = TurnEngine(
+                db=db,
+                backends=Backends(client, http),
+                assistants=Assistants(by_name={ASSISTANT.name: ASSISTANT}, default_name="helper"),
+                owner="me",
+                lease=LEASE,
+                planner=PollPlanner(base=0.05, ceiling=0.2),
+                on_finished=on_finished,
+            )
+            async with db.session() as session:
+                await queue.enqueue_message(session=session, message=dm_message("U1", "1.000100"))
+            await scenario(engine, db, client, http)
+            return engine
+    finally:
+        await client.close()
+        await db.close()
+
+
+async def _drive(engine: TurnEngine, *, steps: int = 40) -> None:
+    """Stand in for the scheduler: run each planned step when it is due."""
+    planned: list[tuple[int, datetime]] = []
+    engine.schedule = lambda turn_id, when: planned.append((turn_id, when))
+    await engine.dispatch(KEY)
+    for _ in range(steps):
+        if not planned:
+            return
+        turn_id, when = planned.pop(0)
+        await asyncio.sleep(max(0.0, (when - utcnow()).total_seconds()))
+        await engine.advance(turn_id)
+    raise AssertionError(f"the turn did not end within {steps} steps")
+
+
+def test_a_finished_turn_leaves_nothing_behind(database_url: str, fake_openai: FakeOpenAI) -> None:
+    async def finish(engine: TurnEngine, *_: object) -> None:
+        await _drive(engine)
+        assert fake_openai.responses_created(), "the turn ran"
+
+    engine = asyncio.run(_run(database_url, fake_openai, finish))
+    assert _remembered(engine) == {}
+
+
+def test_a_turn_lost_to_another_process_leaves_nothing_behind(
+    database_url: str, fake_openai: FakeOpenAI
+) -> None:
+    async def lose(engine: TurnEngine, db: Database, *_: object) -> None:
+        planned: list[int] = []
+        engine.schedule = lambda turn_id, _when: planned.append(turn_id)
+        fake_openai.latency = 5.0  # still running at the first poll
+        await engine.dispatch(KEY)
+        assert planned, "the run started and its first poll was planned"
+        async with db.session() as session:  # another process took the turn over
+            await session.exec(update(Turn).values(owner="other", lease_until=utcnow() + LEASE))
+        engine._driving[planned[0]].turn.lease_until = utcnow()  # due for renewal
+        fake_openai.latency = 0.0
+        await engine.advance(planned[0])
+
+    engine = asyncio.run(_run(database_url, fake_openai, lose))
+    assert _remembered(engine) == {}
+
+
+def test_a_step_that_fails_drops_the_turn_so_a_retry_starts_from_the_database(
+    database_url: str, fake_openai: FakeOpenAI
+) -> None:
+    async def fail(
+        engine: TurnEngine, _db: Database, _client: AsyncOpenAI, http: aiohttp.ClientSession
+    ) -> None:
+        planned: list[int] = []
+        engine.schedule = lambda turn_id, _when: planned.append(turn_id)
+        fake_openai.latency = 5.0
+        await engine.dispatch(KEY)
+        await http.close()  # the next poll fails with an error no step expects
+        await engine.advance(planned[0])
+        assert planned[1:] == [planned[0]], "a retry of the turn is planned"
+
+    engine = asyncio.run(_run(database_url, fake_openai, fail))
+    assert _remembered(engine) == {}
