@@ -71,11 +71,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--warmup", type=int, default=3, help="DMs answered before measuring (default 3)"
     )
     parser.add_argument("--keep-log", type=Path, help="copy the bridge's log to this file")
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="a cold burst, as users meet it after each deploy: no warm-up, and every DM from "
+        "a new user (a new conversation; the fresh process has no poll history)",
+    )
     args = parser.parse_args(argv)
     defaults = QUICK if args.quick else FULL
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
+    if args.cold:
+        args.warmup = 0
+        args.users = round(args.rate * args.duration)
     if args.users < 1 or args.rate <= 0 or args.duration <= 0:
         parser.error("--users, --rate and --duration must be positive")
     if args.latency < 0 or args.api_latency < 0:
@@ -177,7 +186,8 @@ def run(args: argparse.Namespace) -> int:
         if args.keep_log:
             args.keep_log.write_text(log)
         header = (
-            f"Bridge load benchmark: {args.users} users, {args.rate:g} events/s, "
+            f"Bridge load benchmark{' (cold burst)' if args.cold else ''}: "
+            f"{args.users} users, {args.rate:g} events/s, "
             f"{args.duration:g} s, model latency {args.latency:g} s, "
             f"API latency {args.api_latency:g} s, {database_name}\n"
             f"bridge code: {fingerprint}"
