@@ -74,6 +74,7 @@ class EngineCore:
         function_timeout: float = 30.0,
         on_activity: Activity | None = None,
         keeper: LeaseKeeper | None = None,
+        on_lost: Callable[[int], None] | None = None,
     ) -> None:
         self.db = db
         # Renews the leases of turns whose step runs; fences non-idempotent calls.
@@ -82,6 +83,8 @@ class EngineCore:
         self.slack = slack
         self.function_timeout = function_timeout
         self.on_activity = on_activity
+        # Told the id of a turn another process took over: what else remembers it forgets it.
+        self.on_lost = on_lost
         self.run_timeout = run_timeout
         self.backends = backends
         self.assistants = assistants
@@ -148,6 +151,8 @@ class EngineCore:
         self._release(turn)
         # Messages that came meanwhile are the new holder's (or the sweep's) to answer.
         self._waiting_keys.discard(turn.key)
+        if self.on_lost is not None and turn.id is not None:
+            self.on_lost(turn.id)
 
     async def _fence(self, driving: Driving, *, full: bool = False) -> None:
         """Right before a call that must not happen twice: this process still holds the

@@ -109,6 +109,7 @@ def test_a_turn_lost_to_another_process_leaves_nothing_behind(
     async def lose(engine: TurnEngine, db: Database, *_: object) -> None:
         planned: list[int] = []
         engine.schedule = lambda turn_id, _when: planned.append(turn_id)
+        engine.on_lost = lost.append  # the status board forgets the turn's line so
         fake_openai.latency = 5.0  # still running at the first poll
         await engine.dispatch(KEY)
         assert planned, "the run started and its first poll was planned"
@@ -117,7 +118,9 @@ def test_a_turn_lost_to_another_process_leaves_nothing_behind(
         engine._driving[planned[0]].turn.lease_until = utcnow()  # due for renewal
         fake_openai.latency = 0.0
         await engine.advance(planned[0])
+        assert lost == [planned[0]], "whatever else remembers the turn is told"
 
+    lost: list[int] = []
     engine = asyncio.run(_run(database_url, fake_openai, lose))
     assert _remembered(engine) == {}
 
