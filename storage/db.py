@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar, cast
+from pathlib import Path
+from typing import IO, Any, TypeVar, cast
 
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import DBAPIError, InvalidatePoolError
+from sqlalchemy.engine import Connection, RootTransaction, make_url
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql import Executable
 from sqlmodel import Session
@@ -47,18 +51,73 @@ T = TypeVar("T")
 _IDLE_SINCE = "bridge_idle_since"
 # A pooled PostgreSQL connection is pinged before use only after sitting idle this long.
 PING_AFTER_IDLE_SECONDS = 5.0
+# How long SQLite work in the event loop waits for another connection's write lock: the
+# ack path (`ingest`) must answer Slack within its 3 s; background work waits as long as
+# the old busy_timeout did. The waiting is asynchronous (see `Database._begin_in_loop`).
+SESSION_PATIENCE_SECONDS = 10.0
+INGEST_PATIENCE_SECONDS = 2.0
+# The pauses between tries for SQLite's write lock: short first (most locks are held for
+# milliseconds), doubling up to the longest.
+_FIRST_PAUSE_SECONDS = 0.002
+_LONGEST_PAUSE_SECONDS = 0.1
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_ms: int = 10000) -> None:
     # Transactions are begun by `_sqlite_begin`, not by the driver.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets readers (doctor, tests, a second process) work beside the writer;
-    # busy_timeout waits for a lock instead of failing at once.
+    # busy_timeout waits for a lock instead of failing at once (the thread waits).
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_pragmas_in_loop(dbapi_connection: Any, record: Any) -> None:
+    # In the event loop's thread a busy_timeout would freeze the loop (acks included)
+    # while another process holds the write lock: fail at once, and wait asynchronously.
+    _sqlite_pragmas(dbapi_connection, record, busy_ms=0)
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether `exc` is SQLite's SQLITE_BUSY: another connection holds the lock."""
+    orig = getattr(exc, "orig", exc)
+    code = getattr(orig, "sqlite_errorcode", None)
+    return isinstance(orig, sqlite3.OperationalError) and code is not None and code & 0xFF == 5
+
+
+class SQLiteInUse(Exception):
+    """Another process holds the single-process lock of this SQLite database."""
+
+
+# The single-process locks this process holds, open for its whole life.
+_held_locks: list[IO[str]] = []
+
+
+def hold_sqlite_lock(url: str) -> None:
+    """Lock the file beside a SQLite database (`bridge.db.lock`) for the rest of this
+    process's life; nothing for PostgreSQL and in-memory databases.
+
+    SQLite is the single-process setup: a starting process releases every lease, so a
+    second one would take over the first one's work. An flock, not SQLite's own locks:
+    it lasts as long as the process, and the kernel drops it when the process dies (a
+    killed bridge leaves nothing to clean up). Raises SQLiteInUse if another process
+    holds it.
+    """
+    if not is_sqlite(url):
+        return
+    database = make_url(normalize_url(url, sync=True)).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database + ".lock")
+    handle = path.open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise SQLiteInUse(f"{path} is held by another process") from None
+    _held_locks.append(handle)
 
 
 def _sqlite_begin(connection: Any) -> None:
@@ -289,24 +348,29 @@ class Database:
             self._local = sa_create_engine(
                 normalize_url(url, sync=True), pool_size=1, max_overflow=0, pool_timeout=1
             )
-            event.listen(self._local, "connect", _sqlite_pragmas)
+            event.listen(self._local, "connect", _sqlite_pragmas_in_loop)
             event.listen(self._local, "begin", _sqlite_begin)
 
     @asynccontextmanager
-    async def session(self, *, single: bool = False) -> AsyncIterator[AsyncSession]:
+    async def session(
+        self, *, single: bool = False, patience: float = SESSION_PATIENCE_SECONDS
+    ) -> AsyncIterator[AsyncSession]:
         """A session inside a transaction, committed on success, rolled back on error.
 
         `single=True`: for work that is one statement, or statements each safe on its own
         (idempotent writes). On PostgreSQL each statement then commits by itself, which
         saves the BEGIN and COMMIT round trips (a third of a turn's round trips); on SQLite,
         whose BEGIN and COMMIT are local calls, it is an ordinary transaction.
+        `patience`: on SQLite, how long to wait for another connection's write lock
+        before the busy error is raised.
         """
         if not self.is_sqlite:
             engine = self._single if single else self.engine
             async with _on_connection(engine, single=single) as session:
                 yield session
             return
-        with self._local.begin() as connection:
+        connection, transaction = await self._begin_in_loop(patience)
+        with connection, transaction:
             local = InLoopSession(connection)
             try:
                 yield cast(AsyncSession, local)
@@ -314,11 +378,42 @@ class Database:
             finally:
                 local.close()
 
+    async def _begin_in_loop(self, patience: float) -> tuple[Connection, RootTransaction]:
+        """The in-loop connection with its transaction begun (`BEGIN IMMEDIATE`).
+
+        The connection's busy_timeout is 0, so a write lock held elsewhere (a `migrate`,
+        a `sqlite3` shell, a test) fails the BEGIN at once instead of freezing the event
+        loop; the connection then goes back to the pool (it is the only one: never await
+        while holding it) and the loop waits, pausing longer each time, until the lock is
+        free or `patience` has passed. Without contention this is one try, as before.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + patience
+        pause = _FIRST_PAUSE_SECONDS
+        while True:
+            connection: Connection | None = None
+            try:
+                # A new connection's first statements (its pragmas) can find the lock too.
+                connection = self._local.connect()
+                return connection, connection.begin()
+            except OperationalError as exc:
+                if connection is not None:
+                    connection.close()
+                if not is_busy(exc) or loop.time() + pause > deadline:
+                    raise
+            except BaseException:
+                if connection is not None:
+                    connection.close()
+                raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _LONGEST_PAUSE_SECONDS)
+
     @asynccontextmanager
     async def ingest(self, *, single: bool = False) -> AsyncIterator[AsyncSession]:
-        """Like `session`, from the pool reserved for storing Slack's requests."""
+        """Like `session`, from the pool reserved for storing Slack's requests; on SQLite it
+        waits for a held write lock only as long as the ack to Slack can wait."""
         if self.is_sqlite:
-            async with self.session() as session:
+            async with self.session(patience=INGEST_PATIENCE_SECONDS) as session:
                 yield session
             return
         engine = self._single_ingest if single else self.ingest_engine
