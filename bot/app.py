@@ -27,10 +27,11 @@ from bot.inputs import InputBuilder
 from bot.lease_keeper import LeaseKeeper
 from bot.polling import PollPlanner
 from bot.status import StatusBoard
-from handlers import commands, events
+from handlers import commands, events, unhandled
+from handlers.identity import BotIdentity
 from handlers.routing import Incoming
 from storage import leases, queue, replies, retention, turns
-from storage.db import Database
+from storage.db import Database, is_busy
 from storage.models import InboundMessage, utcnow
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,9 @@ FULL_RETRY_SECONDS = 1.0
 def _drop_token_unused_warning(record: logging.LogRecord) -> bool:
     # Bolt reads SLACK_BOT_TOKEN from the environment itself and warns that it is unused
     # because we pass our own client (which carries the same token, SLACK_API_URL and the
-    # retry handlers): true, and not worth a warning at every start.
-    return "`token` will be unused" not in record.getMessage()
+    # retry handlers) and our own `authorize`: true, and not worth a warning at every start.
+    message = record.getMessage()
+    return "`token` will be unused" not in message and "will be ignored" not in message
 
 
 class Bridge:
@@ -115,13 +117,18 @@ class Bridge:
         )
         bolt_logger = logging.getLogger("slack_bolt.AsyncApp")
         bolt_logger.addFilter(_drop_token_unused_warning)
+        # auth.test is asked once, in the background, not by Bolt on a request's path.
+        self.identity = BotIdentity(self.slack_client)
         self.bolt = AsyncApp(
             logger=bolt_logger,
             signing_secret=settings.slack_signing_secret or "socket-mode-needs-no-secret",
             client=self.slack_client,
+            authorize=self.identity.authorize_function(),
             process_before_response=True,
             request_verification_enabled=bool(settings.slack_signing_secret),
+            raise_error_for_unhandled_request=True,
         )
+        unhandled.register(self.bolt)
         commands.register(self.bolt, db=self.db, settings=settings, assistants=self.assistants)
         events.register(
             self.bolt,
@@ -228,6 +235,7 @@ class Bridge:
             async with self.db.session() as session:
                 await leases.release_all(session=session)
         self.keeper.start()
+        self.identity.start()
         self.scheduler.start()
         self.scheduler.add_job(
             self._fire_sweep, "interval", seconds=SWEEP_SECONDS, id="sweep", next_run_time=utcnow()
@@ -244,6 +252,7 @@ class Bridge:
             self.scheduler.shutdown(wait=False)
         await self.jobs.close(grace=grace)
         await self.keeper.stop()
+        await self.identity.stop()
         try:
             async with self.db.session() as session:
                 await leases.release_owned(session=session, owner=self.owner)
@@ -253,11 +262,17 @@ class Bridge:
         await self.http.close()
         await self.db.close()
 
-    async def database_ok(self) -> bool:
+    async def database_problem(self) -> str | None:
+        """None if the database can be used now, else what is wrong, in one line (the
+        health check logs it when the state changes)."""
         try:
-            async with asyncio.timeout(3), self.db.session() as session:
+            async with asyncio.timeout(3), self.db.session(patience=1.0) as session:
                 await session.exec(select(literal(1)))
-        except Exception:
-            log.warning("health check: database unreachable", exc_info=True)
-            return False
-        return True
+        except TimeoutError:
+            return "no answer within 3 s"
+        except Exception as exc:
+            if is_busy(exc):
+                return "busy: another connection holds the write lock"
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            return f"{type(exc).__name__}: {reason[0] if reason else ''}"
+        return None

@@ -18,7 +18,7 @@ from bot.assistants import Assistants
 from bot.config import Settings
 from bot.errors import BridgeError, ConfigError, DatabaseUnavailable
 from bot.web import build_web_app
-from storage.db import safe_url
+from storage.db import SQLiteInUse, hold_sqlite_lock, safe_url
 from storage.migrate import SQLAlchemyError, migrate
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,20 @@ def apply_migrations(settings: Settings) -> None:
         ) from None
 
 
+def claim_database(settings: Settings) -> None:
+    """SQLite takes one `serve` at a time: refuse to start beside another (short commands
+    such as `migrate` and `doctor` are not refused)."""
+    try:
+        hold_sqlite_lock(settings.database_url)
+    except SQLiteInUse:
+        raise DatabaseUnavailable(
+            f"another assistant-bridge serve is using {safe_url(settings.database_url)};"
+            " SQLite takes one process (stop that one, or use PostgreSQL for several)"
+        ) from None
+
+
 async def serve(settings: Settings, assistants: Assistants, *, socket_mode: bool) -> None:
+    claim_database(settings)
     await asyncio.to_thread(apply_migrations, settings)
     bridge = Bridge(settings, assistants)
     stop = asyncio.Event()
@@ -56,7 +69,11 @@ async def serve(settings: Settings, assistants: Assistants, *, socket_mode: bool
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    runner = web.AppRunner(build_web_app(bridge, slack_routes=not socket_mode), access_log=None)
+    # lingering_time=0: a request whose body stopped arriving is closed at once after its
+    # 408, not read for another 10 s (see bot/web.py).
+    runner = web.AppRunner(
+        build_web_app(bridge, slack_routes=not socket_mode), access_log=None, lingering_time=0
+    )
     await runner.setup()
     site = web.TCPSite(runner, "0.0.0.0", settings.port)
     try:

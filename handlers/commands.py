@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -15,11 +17,14 @@ from bot import messages
 from bot.assistants import Assistants
 from bot.config import ChannelScope, Settings
 from bot.keys import choice_keys
-from handlers.routing import channel_key
+from handlers.routing import channel_key, missing
 from storage import choices
 from storage.db import Database
 
 log = logging.getLogger(__name__)
+
+# How long the ack of `/assistant list|use` waits for `conversations.info` (see below).
+MEMBER_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,11 @@ def register(app: AsyncApp, *, db: Database, settings: Settings, assistants: Ass
     async def on_command(
         ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: Any
     ) -> None:
+        lacking = missing(command, "team_id", "channel_id", "user_id")
+        if lacking:
+            log.warning("ignored a slash command without %s", " or ".join(lacking))
+            await ack()
+            return
         words = str(command.get("text") or "").split()
         verb, args = (words[0].lower(), words[1:]) if words else ("help", [])
         place = place_of(command, settings.channel_scope)
@@ -126,9 +136,17 @@ def register(app: AsyncApp, *, db: Database, settings: Settings, assistants: Ass
 
 
 async def _bot_is_member(client: AsyncWebClient, command: dict[str, Any]) -> bool:
-    """Whether the bot is in the command's channel (mentions there reach it only then)."""
+    """Whether the bot is in the command's channel (mentions there reach it only then).
+
+    The answer is only for a hint, and the ack waits for it (Slack's 3 s): a Slack that
+    is slow or unreachable gets `MEMBER_CHECK_SECONDS`, and then no hint.
+    """
     try:
-        info = await client.conversations_info(channel=command["channel_id"])
+        async with asyncio.timeout(MEMBER_CHECK_SECONDS):
+            info = await client.conversations_info(channel=command["channel_id"])
     except SlackApiError:
         return False  # a private channel the bot is not in is invisible to it
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        log.info("conversations.info for the command's hint failed: %s", type(exc).__name__)
+        return True
     return bool((info.get("channel") or {}).get("is_member"))

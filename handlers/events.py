@@ -19,11 +19,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import messages
 from bot.config import Settings
 from bot.files import refusal
+from handlers.identity import bot_user_of
 from handlers.routing import (
     Incoming,
     is_from_bot,
     is_user_message,
     mentions,
+    missing,
     route_channel,
     route_direct,
 )
@@ -106,10 +108,10 @@ def register(
 
     @app.event("app_mention")
     async def on_mention(body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
-        bot_user_id = context.get("bot_user_id")
+        bot_user_id = bot_user_of(body, context)
         if is_from_bot(event, bot_user_id) or not is_user_message(event):
             return
-        if event.get("channel_type") == "im" or not event.get("channel"):
+        if event.get("channel_type") == "im" or is_incomplete(body, event):
             return
         incoming = route_channel(
             body, event, bot_user_id=bot_user_id, scope=settings.channel_scope, is_mention=True
@@ -118,10 +120,10 @@ def register(
 
     @app.event("message")
     async def on_message(body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
-        bot_user_id = context.get("bot_user_id")
+        bot_user_id = bot_user_of(body, context)
         if is_from_bot(event, bot_user_id) or not is_user_message(event):
             return
-        if not event.get("channel") or not event.get("ts"):
+        if is_incomplete(body, event):
             return
         if event.get("channel_type") == "im":
             await store(route_direct(body, event, bot_user_id), body.get("event_id"))
@@ -152,6 +154,20 @@ def register(
     async def on_other_event() -> None:
         # Unhandled events answer 200: a 404 would make Slack retry them.
         return
+
+
+def is_incomplete(body: dict[str, Any], event: dict[str, Any]) -> bool:
+    """A user's message without the fields Slack always sends with one is ignored (logged
+    once; answering 200, so Slack does not send it again)."""
+    lacking = missing(event, "channel", "ts")
+    if lacking:
+        log.warning(
+            "ignored an event of type %s without %s (event_id %r)",
+            event.get("type"),
+            " or ".join(lacking),
+            body.get("event_id"),
+        )
+    return bool(lacking)
 
 
 def _no_hint(incoming: Incoming, text: str) -> None:

@@ -42,6 +42,11 @@ def is_user_message(event: dict[str, Any]) -> bool:
     return event.get("subtype") in USER_SUBTYPES and bool(event.get("user"))
 
 
+def missing(fields: dict[str, Any], *names: str) -> list[str]:
+    """Which of `names` are absent or empty in `fields`, or not strings."""
+    return [name for name in names if not fields.get(name) or not isinstance(fields[name], str)]
+
+
 def mentions(text: str, bot_user_id: str | None) -> bool:
     return bot_user_id is not None and f"<@{bot_user_id}" in text
 

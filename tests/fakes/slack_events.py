@@ -254,6 +254,13 @@ def post_signed(
     if retry_num is not None:
         headers["X-Slack-Retry-Num"] = str(retry_num)
         headers["X-Slack-Retry-Reason"] = retry_reason
+    return post_raw(url, body, headers, timeout=timeout)
+
+
+def post_raw(
+    url: str, body: bytes, headers: dict[str, str], *, timeout: float = 10.0
+) -> tuple[int, str]:
+    """POST `body` with exactly `headers`; returns (status, body text), errors included."""
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
