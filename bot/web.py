@@ -95,11 +95,11 @@ def to_bolt_request(text: str, request: web.Request) -> AsyncBoltRequest | None:
         bolt_request = AsyncBoltRequest(
             body=text, query=request.query_string, headers=dict(request.headers)
         )
-    except (ValueError, AttributeError, TypeError):
+    except (ValueError, AttributeError, TypeError, RecursionError):
         return None
     event = bolt_request.body.get("event", {})
-    if not isinstance(event, dict):
-        return None
+    if not isinstance(event, dict) or not isinstance(event.get("type", ""), str):
+        return None  # Bolt's listener matching would raise on it
     return bolt_request
 
 

@@ -80,6 +80,8 @@ def test_signed_bodies_that_are_no_slack_payload_get_400_logged_once_without_the
         (b"123", JSON),
         (b"payload=null", FORM),
         (b'{"type": "event_callback", "event": "marker-as-event"}', JSON),
+        (b'{"type": "event_callback", "event": {"type": 5, "text": "marker"}}', JSON),
+        (b"[" * 100_000 + b"]" * 100_000, JSON),
     ]
     for body, content_type in bodies:
         status, _ = bridge.send_raw(body, content_type=content_type)
