@@ -107,6 +107,7 @@ class Bridge:
             slack=self.slack_client,
             function_timeout=settings.function_timeout_seconds,
             on_activity=self.status.show,
+            on_lost=self.status.forget,
             keeper=self.keeper,
         )
         self.engine.schedule = self._schedule_turn
