@@ -146,6 +146,10 @@ def error_code(exc: SlackApiError) -> str:
     return f"http_{exc.response.status_code}" if exc.response is not None else "unknown_error"
 
 
+# Slack could not be reached (or did not answer in time): the SDK's own retries are spent.
+UNREACHABLE = (aiohttp.ClientError, TimeoutError)
+
+
 class SlackPoster:
     """Posts replies and hints, and sets the "working" reaction."""
 
@@ -191,6 +195,8 @@ class SlackPoster:
             )
         except SlackApiError as exc:
             log.warning("could not post a hint in %s: %s", channel, error_code(exc))
+        except UNREACHABLE as exc:
+            log.warning("could not post a hint in %s: %s", channel, type(exc).__name__)
 
     async def set_working(self, *, channel: str, ts: str, working: bool) -> None:
         """Add or remove the "working" reaction: cosmetic, so failures are only logged."""
@@ -201,6 +207,8 @@ class SlackPoster:
             code = error_code(exc)
             if code not in ("already_reacted", "no_reaction", "message_not_found"):
                 log.info("reaction %s on %s failed: %s", "add" if working else "remove", ts, code)
+        except UNREACHABLE as exc:
+            log.info("reaction on %s failed: Slack unreachable (%s)", ts, type(exc).__name__)
 
     async def show_status(
         self, *, channel: str, thread_ts: str | None, ts: str | None, text: str
@@ -217,6 +225,9 @@ class SlackPoster:
         except SlackApiError as exc:
             log.info("status message in %s failed: %s", channel, error_code(exc))
             return ts
+        except UNREACHABLE as exc:
+            log.info("status message in %s failed: %s", channel, type(exc).__name__)
+            return ts
 
     async def delete_status(self, *, channel: str, ts: str) -> None:
         try:
@@ -224,6 +235,8 @@ class SlackPoster:
         except SlackApiError as exc:
             if error_code(exc) != "message_not_found":
                 log.info("removing the status message in %s failed: %s", channel, error_code(exc))
+        except UNREACHABLE as exc:
+            log.info("removing the status message in %s failed: %s", channel, type(exc).__name__)
 
     async def upload_file(
         self, *, channel: str, thread_ts: str | None, filename: str, content: bytes

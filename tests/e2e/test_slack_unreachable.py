@@ -11,8 +11,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from tests.e2e.conftest import StartBridge
-from tests.e2e.harness import BridgeProcess, wait_for
+from tests.e2e.harness import BridgeProcess, free_port, wait_for
 from tests.e2e.replies import posts_in, reply_text
+from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_events import (
     FORM,
@@ -84,3 +85,22 @@ def test_assistant_list_is_acked_in_time_while_conversations_info_hangs(
     assert answer["response_type"] == "ephemeral"
     assert "_(answers here)_" in answer["text"], answer
     assert "not in this channel" not in answer["text"], "no hint Slack could not confirm"
+
+
+def test_with_slacks_api_down_a_dm_is_stored_and_nothing_fails_loudly(
+    start_bridge: StartBridge, openai: FakeOpenAI, db: Engine
+) -> None:
+    # Nothing listens at this port: every Web API call fails on the connection. The
+    # cosmetic calls (the "working" reaction) are logged, not raised; the reply waits.
+    bridge = start_bridge(SLACK_API_URL=f"http://127.0.0.1:{free_port()}/api/")
+    event = dm_event("U1", "is anyone there?")
+    (status, _), took = _timed(lambda: bridge.send(event_callback(event)))
+    assert status == 200 and took < 1.0, (status, took)
+    assert _stored_messages(db) == 1
+    openai.wait_for(lambda: openai.responses_created())
+    wait_for(
+        lambda: "retrying at" in bridge.log() and "reaction on" in bridge.log(),
+        timeout=20,
+        what="the reply to be postponed and the reaction's failure logged",
+    )
+    assert "background task" not in bridge.log(), bridge.log()
