@@ -10,12 +10,11 @@ import time
 from urllib.parse import urlencode
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from tests.e2e.conftest import StartBridge
 from tests.e2e.harness import SIGNING_SECRET, BridgeProcess
-from tests.e2e.replies import posts_in
+from tests.e2e.replies import settle, stored_messages
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_events import (
     FORM,
@@ -32,18 +31,6 @@ from tests.fakes.slack_events import (
 from tests.fakes.slack_interactions import UNHANDLED_PAYLOADS, interactive_form
 
 
-def _stored_messages(db: Engine) -> int:
-    with db.connect() as connection:
-        return int(connection.execute(text("SELECT count(*) FROM inbound_message")).scalar_one())
-
-
-def _settle(bridge: BridgeProcess, slack: FakeSlack) -> None:
-    """Answer a sentinel DM end to end: whatever was going to happen before it has happened."""
-    sentinel = dm_event("U99", "sentinel")
-    assert bridge.send(event_callback(sentinel))[0] == 200
-    posts_in(slack, sentinel["channel"])
-
-
 def _log_lines(bridge: BridgeProcess, words: str) -> list[str]:
     return [line for line in bridge.log().splitlines() if words in line]
 
@@ -54,7 +41,7 @@ def test_an_unsigned_body_that_is_not_utf8_gets_401(bridge: BridgeProcess, db: E
     for headers in ({"Content-Type": JSON}, {"Content-Type": FORM}, forged):
         status, _ = post_raw(bridge.url + "/slack/events", body, headers)
         assert status == 401, headers
-    assert _stored_messages(db) == 0
+    assert stored_messages(db) == 0
 
 
 def test_a_timestamp_that_is_not_a_number_gets_401(bridge: BridgeProcess, db: Engine) -> None:
@@ -67,7 +54,7 @@ def test_a_timestamp_that_is_not_a_number_gets_401(bridge: BridgeProcess, db: En
         "Content-Type": JSON,
     }
     assert post_raw(bridge.url + "/slack/events", body, headers)[0] == 401
-    assert _stored_messages(db) == 0
+    assert stored_messages(db) == 0
 
 
 def test_signed_bodies_that_are_no_slack_payload_get_400_logged_once_without_the_body(
@@ -88,7 +75,7 @@ def test_signed_bodies_that_are_no_slack_payload_get_400_logged_once_without_the
         assert status == 400, body
     assert len(_log_lines(bridge, "the body is not a Slack payload")) == len(bodies)
     assert "marker" not in bridge.log()
-    assert _stored_messages(db) == 0
+    assert stored_messages(db) == 0
 
 
 def test_a_body_that_stops_arriving_is_closed_after_a_short_read_timeout(
@@ -127,7 +114,7 @@ def test_interactive_payloads_and_other_slash_commands_get_200_and_one_debug_lin
     assert all(" DEBUG " in line for line in ignored)
     assert "Unhandled request" not in bridge.log()  # Bolt's warning, with the whole body
     assert [call.method for call in slack.calls() if call.method != "auth.test"] == []
-    assert _stored_messages(db) == 0
+    assert stored_messages(db) == 0
 
 
 def test_requests_missing_fields_slack_always_sends_get_200_and_one_log_line(
@@ -148,6 +135,6 @@ def test_requests_missing_fields_slack_always_sends_get_200_and_one_log_line(
     assert len(_log_lines(bridge, "ignored an event of type app_mention without ts")) == 1
     assert len(_log_lines(bridge, "does not handle: event without a type")) == 1
     assert len(_log_lines(bridge, "ignored a slash command without channel_id")) == 1
-    _settle(bridge, slack)
-    assert _stored_messages(db) == 1
+    settle(bridge, slack)
+    assert stored_messages(db) == 1
     assert slack.calls("chat.postEphemeral") == []

@@ -6,12 +6,11 @@ import json
 import time
 import urllib.request
 
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from bot import messages
 from tests.e2e.harness import BridgeProcess
-from tests.e2e.replies import posts_in, reply_text
+from tests.e2e.replies import posts_in, reply_text, settle, stored_messages
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_events import (
@@ -23,27 +22,15 @@ from tests.fakes.slack_events import (
 )
 
 
-def _stored_messages(db: Engine) -> int:
-    with db.connect() as connection:
-        return int(connection.execute(text("SELECT count(*) FROM inbound_message")).scalar_one())
-
-
-def _settle(bridge: BridgeProcess, slack: FakeSlack) -> None:
-    """Answer a sentinel DM end to end: whatever was going to happen before it has happened."""
-    sentinel = dm_event("U99", "sentinel")
-    assert bridge.send(event_callback(sentinel))[0] == 200
-    posts_in(slack, sentinel["channel"])
-
-
 def test_bad_or_stale_signatures_get_401_and_change_nothing(
     bridge: BridgeProcess, slack: FakeSlack, openai: FakeOpenAI, db: Engine
 ) -> None:
     event = event_callback(dm_event("U1", "forged"))
     assert bridge.send(event, secret="not-the-secret")[0] == 401
     assert bridge.send(event, timestamp=int(time.time()) - 60 * 10)[0] == 401
-    assert _stored_messages(db) == 0
-    _settle(bridge, slack)
-    assert _stored_messages(db) == 1
+    assert stored_messages(db) == 0
+    settle(bridge, slack)
+    assert stored_messages(db) == 1
     assert [c.params["channel"] for c in slack.calls("chat.postMessage")] == ["D0DMU99"]
 
 
@@ -62,8 +49,8 @@ def test_unhandled_event_types_get_200_and_are_ignored(
         {"type": "app_home_opened", "user": "U1", "channel": "D1", "event_ts": "1.2"},
     ):
         assert bridge.send(event_callback(event))[0] == 200
-    _settle(bridge, slack)
-    assert _stored_messages(db) == 1
+    settle(bridge, slack)
+    assert stored_messages(db) == 1
 
 
 def test_bots_edits_deletions_and_system_messages_start_no_run(
@@ -79,8 +66,8 @@ def test_bots_edits_deletions_and_system_messages_start_no_run(
     ]
     for event in ignored:
         assert bridge.send(event_callback(event))[0] == 200
-    _settle(bridge, slack)
-    assert _stored_messages(db) == 1
+    settle(bridge, slack)
+    assert stored_messages(db) == 1
     assert len(openai.responses_created()) == 1
 
 
@@ -110,9 +97,9 @@ def test_slack_retries_of_an_event_are_processed_once(
         assert bridge.send(payload, retry_num=retry)[0] == 200
         assert time.monotonic() - started < 1.0
     posts_in(slack, payload["event"]["channel"])
-    _settle(bridge, slack)
+    settle(bridge, slack)
     assert len(slack.posts(payload["event"]["channel"])) == 1
-    assert _stored_messages(db) == 2
+    assert stored_messages(db) == 2
 
 
 def test_an_empty_mention_gets_a_hint_and_no_run(
@@ -122,9 +109,9 @@ def test_an_empty_mention_gets_a_hint_and_no_run(
     assert bridge.send(event_callback(event))[0] == 200
     [hint] = slack.wait_for(lambda: slack.ephemerals("C1"))
     assert hint["user"] == "U1" and "Ask me something" in hint["text"]
-    _settle(bridge, slack)
+    settle(bridge, slack)
     assert slack.posts("C1") == []
-    assert _stored_messages(db) == 1
+    assert stored_messages(db) == 1
 
 
 def test_malformed_bodies_get_a_4xx_never_a_500(bridge: BridgeProcess, db: Engine) -> None:
@@ -135,7 +122,7 @@ def test_malformed_bodies_get_a_4xx_never_a_500(bridge: BridgeProcess, db: Engin
     ):
         status, _ = bridge.send_raw(body, content_type=content_type)
         assert 400 <= status < 500, (body, status)
-    assert _stored_messages(db) == 0
+    assert stored_messages(db) == 0
 
 
 def test_healthz_reports_the_database(bridge: BridgeProcess) -> None:
@@ -174,5 +161,5 @@ def test_events_missing_fields_are_acked_and_ignored(
     ):
         status, _ = bridge.send(event_callback(event))
         assert status == 200
-    _settle(bridge, slack)
-    assert _stored_messages(db) == 1
+    settle(bridge, slack)
+    assert stored_messages(db) == 1

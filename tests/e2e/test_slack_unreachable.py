@@ -7,12 +7,11 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from tests.e2e.conftest import StartBridge
 from tests.e2e.harness import BridgeProcess, free_port, wait_for
-from tests.e2e.replies import posts_in, reply_text
+from tests.e2e.replies import posts_in, reply_text, stored_messages
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_events import (
@@ -32,11 +31,6 @@ def _timed(call: Callable[[], T]) -> tuple[T, float]:
     return result, time.monotonic() - started
 
 
-def _stored_messages(db: Engine) -> int:
-    with db.connect() as connection:
-        return int(connection.execute(text("SELECT count(*) FROM inbound_message")).scalar_one())
-
-
 def test_events_are_stored_and_acked_at_once_while_slacks_api_is_unreachable(
     start_bridge: StartBridge, slack: FakeSlack, db: Engine
 ) -> None:
@@ -48,7 +42,7 @@ def test_events_are_stored_and_acked_at_once_while_slacks_api_is_unreachable(
     for event in (mention, own, direct):
         (status, _), took = _timed(lambda: bridge.send(event_callback(event)))  # noqa: B023
         assert status == 200 and took < 1.0, (event["text"], status, took)
-    assert _stored_messages(db) == 2, "the mention and the DM; not the bridge's own message"
+    assert stored_messages(db) == 2, "the mention and the DM; not the bridge's own message"
     # The bot's user id came from the events' `authorizations`: the mention was stripped.
     assert reply_text(posts_in(slack, "C1")[0]) == "echo: what is up (turn 1)"
     posts_in(slack, direct["channel"])
@@ -96,7 +90,7 @@ def test_with_slacks_api_down_a_dm_is_stored_and_nothing_fails_loudly(
     event = dm_event("U1", "is anyone there?")
     (status, _), took = _timed(lambda: bridge.send(event_callback(event)))
     assert status == 200 and took < 1.0, (status, took)
-    assert _stored_messages(db) == 1
+    assert stored_messages(db) == 1
     openai.wait_for(lambda: openai.responses_created())
     wait_for(
         lambda: "retrying at" in bridge.log() and "reaction on" in bridge.log(),
