@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 import sqlite3
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -20,6 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.sql import Executable
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+if sys.platform != "win32":  # no flock on Windows: the single-process check is skipped there
+    import fcntl
 
 
 def normalize_url(url: str, *, sync: bool = False) -> str:
@@ -105,7 +108,7 @@ def hold_sqlite_lock(url: str) -> None:
     killed bridge leaves nothing to clean up). Raises SQLiteInUse if another process
     holds it.
     """
-    if not is_sqlite(url):
+    if not is_sqlite(url) or sys.platform == "win32":
         return
     database = make_url(normalize_url(url, sync=True)).database
     if not database or database == ":memory:" or database.startswith("file:"):
