@@ -21,7 +21,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from sqlmodel.ext.asyncio.session import AsyncSession  # noqa: E402
 
-from storage import finish, queue, replies, turns  # noqa: E402
+from storage import finish, inbox, outbox, turns  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.migrate import migrate  # noqa: E402
 from storage.models import utcnow  # noqa: E402
@@ -38,7 +38,7 @@ async def one_turn(db: Database, n: int) -> None:
     key = message.key
 
     async def enqueue(session: AsyncSession) -> bool:
-        return await queue.enqueue_message(session=session, message=message)
+        return await inbox.enqueue_message(session=session, message=message)
 
     await db.store(enqueue)
     async with db.session() as session:
@@ -68,7 +68,7 @@ async def one_turn(db: Database, n: int) -> None:
         await turns.pending_messages(session=session, key=key)
     assert parts and parts[0].id is not None
     async with db.session(single=True) as session:
-        await replies.mark_posted(session=session, reply_id=parts[0].id, ts=f"{n}.900000")
+        await outbox.mark_posted(session=session, reply_id=parts[0].id, ts=f"{n}.900000")
 
 
 async def measure(url: str, turns_count: int, warmup: int) -> tuple[float, float]:

@@ -17,20 +17,23 @@ from slack_bolt.async_app import AsyncApp
 from sqlalchemy import literal
 from sqlmodel import select
 
-from bot import backends, slack
+from bot import backends
 from bot.assistants import Assistants, load_assistants
-from bot.background import Jobs
 from bot.config import Settings
-from bot.delivery import Deliverer
-from bot.engine import TurnEngine
-from bot.inputs import InputBuilder
-from bot.lease_keeper import LeaseKeeper
-from bot.polling import PollPlanner
-from bot.status import StatusBoard
+from bot.jobs import Jobs
+from bot.slack import client as slack
+from bot.slack.delivery import Deliverer
+from bot.slack.identity import BotIdentity
+from bot.slack.status import StatusBoard
+from bot.slack.view import SlackView
+from bot.turns.context import TurnContext
+from bot.turns.inputs import InputBuilder
+from bot.turns.leases import LeaseKeeper
+from bot.turns.machine import TurnMachine
+from bot.turns.poll_planner import PollPlanner
 from handlers import commands, events, unhandled
-from handlers.identity import BotIdentity
 from handlers.routing import Incoming
-from storage import leases, queue, replies, retention, turns
+from storage import inbox, leases, outbox, retention, turns
 from storage.db import Database, is_busy
 from storage.models import InboundMessage, utcnow
 
@@ -85,30 +88,32 @@ class Bridge:
             max_file_bytes=int(settings.max_file_mb * 1024 * 1024),
             keeper=self.keeper,
         )
-        self.engine = TurnEngine(
-            db=self.db,
-            backends=self.backends,
-            assistants=self.assistants,
-            owner=self.owner,
-            lease=lease,
-            planner=PollPlanner(base=settings.poll_interval, ceiling=settings.poll_interval_max),
-            on_finished=self.deliverer.deliver_new,
-            run_timeout=timedelta(seconds=settings.run_timeout_seconds),
-            inputs=InputBuilder(
+        self.engine = TurnMachine(
+            TurnContext(
                 db=self.db,
-                openai=self.openai_client,
-                slack_token=settings.slack_bot_token,
-                session=lambda: self.http,
-                max_bytes=int(settings.max_file_mb * 1024 * 1024),
-                notice=self._file_notice,
+                backends=self.backends,
+                assistants=self.assistants,
+                owner=self.owner,
+                lease=lease,
+                keeper=self.keeper,
+                planner=PollPlanner(
+                    base=settings.poll_interval, ceiling=settings.poll_interval_max
+                ),
+                view=SlackView(status=self.status, deliverer=self.deliverer),
+                run_timeout=timedelta(seconds=settings.run_timeout_seconds),
+                function_timeout=settings.function_timeout_seconds,
+                inputs=InputBuilder(
+                    db=self.db,
+                    openai=self.openai_client,
+                    slack_token=settings.slack_bot_token,
+                    session=lambda: self.http,
+                    max_bytes=int(settings.max_file_mb * 1024 * 1024),
+                    notice=self._file_notice,
+                    slack=self.slack_client,
+                    slack_api_url=settings.slack_api_url,
+                ),
                 slack=self.slack_client,
-                slack_api_url=settings.slack_api_url,
-            ),
-            slack=self.slack_client,
-            function_timeout=settings.function_timeout_seconds,
-            on_activity=self.status.show,
-            on_lost=self.status.forget,
-            keeper=self.keeper,
+            )
         )
         self.engine.schedule = self._schedule_turn
         # Missed wake-ups still run (misfire_grace_time=None): a late poll beats a lost one.
@@ -221,8 +226,8 @@ class Bridge:
         """The safety net: resume orphaned turns, queued messages and undelivered replies."""
         async with self.db.session() as session:
             orphaned = await turns.orphaned_turns(session=session)
-            waiting = await queue.pending_keys(session=session)
-            undelivered = await replies.due_reply_turns(session=session)
+            waiting = await inbox.pending_keys(session=session)
+            undelivered = await outbox.due_reply_turns(session=session)
         for turn_id in orphaned:
             self.spawn(self.engine.advance(turn_id), f"resume turn {turn_id}")
         for key in waiting:

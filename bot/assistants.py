@@ -20,7 +20,7 @@ from pydantic import (
 
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.functions import Function, load_functions
+from bot.functions.registry import Function, load_functions
 
 DEFAULT_NAME = "default"
 DEFAULT_FILE = "assistants.toml"

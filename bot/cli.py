@@ -88,12 +88,12 @@ def run(argv: list[str] | None = None) -> int:
         print(format_assistants(load_assistants(settings)))
         return 0
     if args.command == "doctor":
-        from bot.doctor import doctor
+        from bot.doctor.report import doctor
 
         socket_mode = bool(args.socket or (settings.slack_app_token and not args.http))
         return doctor(settings, socket_mode=socket_mode, timeout=args.timeout)
     # Imported here: checking the environment first must not wait for Slack/OpenAI imports.
-    from bot.serve import apply_migrations, serve
+    from bot.server.serve import apply_migrations, serve
 
     if args.command == "migrate":
         apply_migrations(settings)

@@ -18,7 +18,7 @@ from bot.assistants import Assistants
 from bot.config import ChannelScope, Settings
 from bot.keys import choice_keys
 from handlers.routing import channel_key, missing
-from storage import choices
+from storage import choices, conversations
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ def register(app: AsyncApp, *, db: Database, settings: Settings, assistants: Ass
             return messages.ADMINS_ONLY
         name, _ = await chosen(place)
         async with db.ingest() as session:
-            retired = await choices.retire_conversation(
+            retired = await conversations.retire_conversation(
                 session=session, key=place.key, assistant=name
             )
         if not retired:

@@ -18,10 +18,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import messages
 from bot.config import Settings
-from bot.files import refusal
-from handlers.identity import bot_user_of
+from bot.file_rules import refusal
 from handlers.routing import (
     Incoming,
+    bot_user_of,
     is_from_bot,
     is_user_message,
     mentions,
@@ -29,7 +29,7 @@ from handlers.routing import (
     route_channel,
     route_direct,
 )
-from storage import queue
+from storage import inbox
 from storage.db import Database
 from storage.models import InboundMessage
 
@@ -88,12 +88,12 @@ def register(
 
         async def write(session: AsyncSession) -> bool:
             if incoming.is_mention and incoming.reply_thread_ts:
-                await queue.remember_bot_thread(
+                await inbox.remember_bot_thread(
                     session=session,
                     channel_id=incoming.channel_id,
                     thread_ts=incoming.reply_thread_ts,
                 )
-            return await queue.enqueue_message(session=session, message=message)
+            return await inbox.enqueue_message(session=session, message=message)
 
         # Both writes are idempotent and each safe alone (a retry of the event repeats them).
         is_new = await db.store(write)
@@ -146,7 +146,7 @@ def register(
         if not thread_ts:
             return False
         async with db.ingest() as session:
-            return await queue.is_bot_thread(
+            return await inbox.is_bot_thread(
                 session=session, channel_id=str(event["channel"]), thread_ts=str(thread_ts)
             )
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.config import ChannelScope
-from bot.files import SlackFile
+from bot.file_rules import SlackFile
 
 # Subtypes that are a person writing: answered. Every other subtype (edits, deletions,
 # joins, topic changes, bot messages…) starts no run.
@@ -114,3 +114,17 @@ def route_channel(
         is_mention=is_mention,
         files=attached_files(event),
     )
+
+
+def bot_user_of(body: dict[str, Any], context: Any) -> str | None:
+    """The bot's user id: from `auth.test` once known, else from the Events API body's
+    `authorizations` (the installation the event is for: this bot)."""
+    known = context.get("bot_user_id")
+    if known:
+        return str(known)
+    authorizations = body.get("authorizations")
+    if isinstance(authorizations, list) and authorizations:
+        first = authorizations[0]
+        if isinstance(first, dict) and first.get("user_id"):
+            return str(first["user_id"])
+    return None

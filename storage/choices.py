@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import AssistantChoice, Conversation, utcnow
+from storage.models import AssistantChoice, utcnow
 from storage.upsert import insert_ignore
 
 
@@ -33,17 +32,3 @@ async def current_choice(*, session: AsyncSession, keys: list[str]) -> Assistant
     ).all()
     by_key = {choice.key: choice for choice in found}
     return next((by_key[key] for key in keys if key in by_key), None)
-
-
-async def retire_conversation(*, session: AsyncSession, key: str, assistant: str) -> bool:
-    """Start afresh: the key's current conversation with `assistant` stays recorded, unused."""
-    result = await session.exec(
-        update(Conversation)
-        .where(
-            col(Conversation.key) == key,
-            col(Conversation.assistant) == assistant,
-            col(Conversation.retired_at).is_(None),
-        )
-        .values(retired_at=utcnow())
-    )
-    return bool(getattr(result, "rowcount", 0))

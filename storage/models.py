@@ -75,7 +75,7 @@ class InboundMessage(SQLModel, table=True):
     event_id: str | None = Field(default=None, sa_column=Column(String(64)))
     text: str = Field(sa_column=Column(Text, nullable=False))
     # The files the user attached that the assistant can take (JSON list of
-    # `bot.files.SlackFile`), each with its OpenAI file id once uploaded.
+    # `bot.file_rules.SlackFile`), each with its OpenAI file id once uploaded.
     files: str | None = Field(default=None, sa_column=Column(Text))
     received_at: datetime = Field(default_factory=utcnow)
     turn_id: int | None = Field(default=None, index=True)
@@ -138,7 +138,7 @@ class Turn(SQLModel, table=True):
     finished_at: datetime | None = None
     error: str | None = Field(default=None, sa_column=Column(Text))
     # The run asked for function calls: the calls and their outputs (JSON, see
-    # `bot.tool_state`), kept until the outputs are known to have reached OpenAI, so a
+    # `bot.turns.tool_round`), kept until the outputs are known to have reached OpenAI, so a
     # restart sends them without running the functions again.
     tool_state: str | None = Field(default=None, sa_column=Column(Text))
     tool_rounds: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
@@ -161,7 +161,7 @@ class Reply(SQLModel, table=True):
     thread_ts: str | None = Field(default=None, sa_column=Column(String(32)))
     markdown: str = Field(sa_column=Column(Text, nullable=False))
     # A file the assistant made, to upload instead of posting text (JSON of
-    # `bot.citations.GeneratedFile`).
+    # `bot.backends.citations.GeneratedFile`).
     file_ref: str | None = Field(default=None, sa_column=Column(Text))
     status: str = Field(default=ReplyStatus.PENDING, sa_column=Column(String(20), nullable=False))
     owner: str | None = Field(default=None, sa_column=Column(String(100)))

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import queue, turns
+from storage import conversations, turns
 from storage.models import InboundMessage, Turn
 
 
@@ -32,7 +32,7 @@ async def open_turn_over_pending(
     """Open a turn over the key's queued messages as the engine does (pending messages, the
     conversation, the turn); the turn, held by `owner`."""
     pending = await turns.pending_messages(session=session, key=key)
-    conversation = await queue.current_conversation(
+    conversation = await conversations.current_conversation(
         session=session, key=key, assistant=assistant, backend="responses"
     )
     opened = await turns.open_turn(

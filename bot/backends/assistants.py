@@ -20,13 +20,13 @@ from bot.backends.base import (
     UserMessage,
     call,
 )
+from bot.backends.citations import GeneratedFile, cited_file_ids, from_assistant_messages
 from bot.backends.downloads import read_capped
-from bot.citations import GeneratedFile, cited_file_ids, from_assistant_messages
 from bot.errors import BackendError
-from bot.functions import ToolCall, ToolOutput
+from bot.functions.registry import ToolCall, ToolOutput
 
 if TYPE_CHECKING:
-    from bot.files import FileKind, Purpose  # bot.files imports this package
+    from bot.file_rules import FileKind, Purpose
 
 JsonDict = dict[str, Any]
 

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 import openai
 
 from bot.assistants import Assistant
-from bot.citations import GeneratedFile
+from bot.backends.citations import GeneratedFile
 from bot.errors import BackendError
-from bot.functions import ToolCall, ToolOutput
+from bot.functions.registry import ToolCall, ToolOutput
 
 if TYPE_CHECKING:
-    from bot.files import FileKind, Purpose  # bot.files uses `call` from here
+    from bot.file_rules import FileKind, Purpose
 
 T = TypeVar("T")
 

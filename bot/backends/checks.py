@@ -12,7 +12,7 @@ from openai import AsyncOpenAI
 from bot.assistants import Assistant
 from bot.backends import build_client
 from bot.config import Settings
-from bot.doctor_checks import Finding
+from bot.doctor.checks import Finding
 
 T = TypeVar("T")
 

@@ -30,13 +30,13 @@ from bot.backends.base import (
     call,
     classify_status,
 )
+from bot.backends.citations import GeneratedFile, from_response_output
 from bot.backends.downloads import read_capped
-from bot.citations import GeneratedFile, from_response_output
 from bot.errors import BackendError
-from bot.functions import ToolCall, ToolOutput
+from bot.functions.registry import ToolCall, ToolOutput
 
 if TYPE_CHECKING:
-    from bot.files import FileKind, Purpose  # bot.files imports this package
+    from bot.file_rules import FileKind, Purpose
 
 JsonDict = dict[str, Any]
 
@@ -130,7 +130,7 @@ def final_state(data: JsonDict, status: RunStatus) -> RunState:
     return RunState(status, watermark=watermark)
 
 
-class PlainCalls:
+class ResponsesHttpClient:
     """The two calls every turn makes, on plain aiohttp: the background create and the status
     poll (`GET /responses/{id}`), the most frequent call.
 
@@ -189,10 +189,10 @@ class PlainCalls:
         return data if isinstance(data, dict) else {}
 
 
-class SdkCalls:
+class ResponsesSdkClient:
     """The same two calls through the SDK, for a backend built without an aiohttp session.
     The bridge always gives one; this is the reference `tests/bot/test_plain_calls.py`
-    holds `PlainCalls` to (same requests, same answers, same errors)."""
+    holds `ResponsesHttpClient` to (same requests, same answers, same errors)."""
 
     def __init__(self, client: AsyncOpenAI) -> None:
         self._client = client
@@ -218,7 +218,9 @@ class ResponsesBackend:
     def __init__(self, client: AsyncOpenAI, http: aiohttp.ClientSession | None = None) -> None:
         self._client = client
         # Creates and polls skip the SDK when the process gives a session to send them with.
-        self._calls = PlainCalls(client, http) if http is not None else SdkCalls(client)
+        self._calls = (
+            ResponsesHttpClient(client, http) if http is not None else ResponsesSdkClient(client)
+        )
 
     async def create_conversation(self, *, key: str, assistant: Assistant) -> str:
         conversation = await call(

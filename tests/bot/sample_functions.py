@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from bot.functions import ToolContext, tool
+from bot.functions.registry import ToolContext, tool
 
 # Fresh for each test (see `reset`): an Event belongs to the event loop that first waits on it.
 first_started = asyncio.Event()

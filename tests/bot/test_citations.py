@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.citations import (
+from bot.backends.citations import (
     Answer,
     GeneratedFile,
     cited_file_ids,

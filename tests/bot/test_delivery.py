@@ -17,12 +17,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from bot.citations import GeneratedFile
+from bot.backends.citations import GeneratedFile
 from bot.config import Settings
-from bot.delivery import Deliverer
-from bot.slack import SlackPoster, build_client
-from bot.status import StatusBoard
-from storage import finish, queue
+from bot.slack.client import SlackPoster, build_client
+from bot.slack.delivery import Deliverer
+from bot.slack.status import StatusBoard
+from storage import finish, inbox
 from storage.db import Database
 from storage.migrate import migrate
 from storage.models import Reply, Turn
@@ -90,7 +90,7 @@ async def rig(
 async def open_turn(db: Database, *, user: str = "U1", thread_ts: str | None = None) -> Turn:
     """A DM from `user` (channel D<user>) and the turn over it, held by this process."""
     async with db.session() as session:
-        await queue.enqueue_message(
+        await inbox.enqueue_message(
             session=session, message=dm_message(user, next_ts(), thread_ts=thread_ts)
         )
         return await open_turn_over_pending(session, key=f"user:T/{user}", owner=OWNER, lease=LEASE)

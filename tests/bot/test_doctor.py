@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from bot.config import Settings
-from bot.doctor import REQUIRED_SCOPES
-from bot.doctor_checks import required_variables
+from bot.doctor.checks import required_variables
+from bot.doctor.report import REQUIRED_SCOPES
 from bot.errors import ConfigError
 from tests.bot.cli_helpers import TWO_ASSISTANTS
 from tests.e2e.harness import (

@@ -13,8 +13,8 @@ from aiohttp import web
 from openai import AsyncOpenAI
 
 from bot.backends.assistants import AssistantsBackend
+from bot.backends.citations import GeneratedFile
 from bot.backends.responses import ResponsesBackend
-from bot.citations import GeneratedFile
 from bot.errors import BackendError, FileTooLarge
 from tests.fakes.runner import ServerThread
 

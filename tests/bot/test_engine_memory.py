@@ -14,12 +14,15 @@ from sqlalchemy import update
 
 from bot.assistants import Assistant, Assistants
 from bot.backends import Backends
-from bot.engine import TurnEngine
-from bot.polling import PollPlanner
-from storage import queue
+from bot.turns.context import TurnContext
+from bot.turns.leases import LeaseKeeper
+from bot.turns.machine import TurnMachine
+from bot.turns.poll_planner import PollPlanner
+from storage import inbox
 from storage.db import Database
 from storage.migrate import migrate
-from storage.models import InboundMessage, Reply, Turn, utcnow
+from storage.models import Turn, utcnow
+from tests.bot.recording_view import RecordingView
 from tests.fakes.openai_api import FakeOpenAI
 from tests.turn_rows import dm_message
 
@@ -27,7 +30,7 @@ ASSISTANT = Assistant(name="helper", model="gpt-4o", instructions="Be brief.")
 KEY = "user:T/U1"
 LEASE = timedelta(seconds=30)
 
-Scenario = Callable[[TurnEngine, Database, AsyncOpenAI, aiohttp.ClientSession], Awaitable[None]]
+Scenario = Callable[[TurnMachine, Database, AsyncOpenAI, aiohttp.ClientSession], Awaitable[None]]
 
 
 @pytest.fixture
@@ -37,42 +40,45 @@ def fake_openai() -> Iterator[FakeOpenAI]:
         yield oa
 
 
-def _remembered(engine: TurnEngine) -> dict[str, object]:
+def _remembered(engine: TurnMachine) -> dict[str, object]:
     """Everything the engine keeps per turn or key; empty when it keeps nothing."""
     kept: dict[str, object] = {
-        "driving": dict(engine._driving),
-        "open keys": set(engine._open_keys),
-        "waiting keys": set(engine._waiting_keys),
-        "in flight": set(engine._in_flight),
+        "held": dict(engine.ctx.book.held),
+        "open keys": set(engine.ctx.book.open_keys),
+        "waiting keys": set(engine.ctx.book.waiting_keys),
+        "in flight": set(engine.ctx.book.in_flight),
     }
     kept = {name: value for name, value in kept.items() if value}
-    if engine.keeper.in_flight():
-        kept["lease keeper"] = engine.keeper.in_flight()
+    if engine.ctx.keeper.in_flight():
+        kept["lease keeper"] = engine.ctx.keeper.in_flight()
     return kept
 
 
-async def _run(database_url: str, oa: FakeOpenAI, scenario: Scenario) -> TurnEngine:
+async def _run(
+    database_url: str, oa: FakeOpenAI, scenario: Scenario, view: RecordingView | None = None
+) -> TurnMachine:
+    view = view or RecordingView()
     migrate(database_url)
     db = Database(database_url)
     client = AsyncOpenAI(api_key="sk-test-key", base_url=oa.url + "/v1", max_retries=0)
     try:
         async with aiohttp.ClientSession() as http:
-            delivered: list[list[Reply]] = []
-
-            async def on_finished(parts: list[Reply], _messages: list[InboundMessage]) -> None:
-                delivered.append(parts)
-
-            engine = TurnEngine(
-                db=db,
-                backends=Backends(client, http),
-                assistants=Assistants(by_name={ASSISTANT.name: ASSISTANT}, default_name="helper"),
-                owner="me",
-                lease=LEASE,
-                planner=PollPlanner(base=0.05, ceiling=0.2),
-                on_finished=on_finished,
+            engine = TurnMachine(
+                TurnContext(
+                    db=db,
+                    backends=Backends(client, http),
+                    assistants=Assistants(
+                        by_name={ASSISTANT.name: ASSISTANT}, default_name="helper"
+                    ),
+                    owner="me",
+                    lease=LEASE,
+                    keeper=LeaseKeeper(db=db, owner="me", lease=LEASE),
+                    planner=PollPlanner(base=0.05, ceiling=0.2),
+                    view=view,
+                )
             )
             async with db.session() as session:
-                await queue.enqueue_message(session=session, message=dm_message("U1", "1.000100"))
+                await inbox.enqueue_message(session=session, message=dm_message("U1", "1.000100"))
             await scenario(engine, db, client, http)
             return engine
     finally:
@@ -80,7 +86,7 @@ async def _run(database_url: str, oa: FakeOpenAI, scenario: Scenario) -> TurnEng
         await db.close()
 
 
-async def _drive(engine: TurnEngine, *, steps: int = 40) -> None:
+async def _drive(engine: TurnMachine, *, steps: int = 40) -> None:
     """Stand in for the scheduler: run each planned step when it is due."""
     planned: list[tuple[int, datetime]] = []
     engine.schedule = lambda turn_id, when: planned.append((turn_id, when))
@@ -95,7 +101,7 @@ async def _drive(engine: TurnEngine, *, steps: int = 40) -> None:
 
 
 def test_a_finished_turn_leaves_nothing_behind(database_url: str, fake_openai: FakeOpenAI) -> None:
-    async def finish(engine: TurnEngine, *_: object) -> None:
+    async def finish(engine: TurnMachine, *_: object) -> None:
         await _drive(engine)
         assert fake_openai.responses_created(), "the turn ran"
 
@@ -106,22 +112,21 @@ def test_a_finished_turn_leaves_nothing_behind(database_url: str, fake_openai: F
 def test_a_turn_lost_to_another_process_leaves_nothing_behind(
     database_url: str, fake_openai: FakeOpenAI
 ) -> None:
-    async def lose(engine: TurnEngine, db: Database, *_: object) -> None:
+    async def lose(engine: TurnMachine, db: Database, *_: object) -> None:
         planned: list[int] = []
         engine.schedule = lambda turn_id, _when: planned.append(turn_id)
-        engine.on_lost = lost.append  # the status board forgets the turn's line so
         fake_openai.latency = 5.0  # still running at the first poll
         await engine.dispatch(KEY)
         assert planned, "the run started and its first poll was planned"
         async with db.session() as session:  # another process took the turn over
             await session.exec(update(Turn).values(owner="other", lease_until=utcnow() + LEASE))
-        engine._driving[planned[0]].turn.lease_until = utcnow()  # due for renewal
+        engine.ctx.book.held[planned[0]].turn.lease_until = utcnow()  # due for renewal
         fake_openai.latency = 0.0
         await engine.advance(planned[0])
-        assert lost == [planned[0]], "whatever else remembers the turn is told"
+        assert view.lost == [planned[0]], "whatever else remembers the turn is told"
 
-    lost: list[int] = []
-    engine = asyncio.run(_run(database_url, fake_openai, lose))
+    view = RecordingView()
+    engine = asyncio.run(_run(database_url, fake_openai, lose, view))
     assert _remembered(engine) == {}
 
 
@@ -129,7 +134,7 @@ def test_a_step_that_fails_drops_the_turn_so_a_retry_starts_from_the_database(
     database_url: str, fake_openai: FakeOpenAI
 ) -> None:
     async def fail(
-        engine: TurnEngine, _db: Database, _client: AsyncOpenAI, http: aiohttp.ClientSession
+        engine: TurnMachine, _db: Database, _client: AsyncOpenAI, http: aiohttp.ClientSession
     ) -> None:
         planned: list[int] = []
         engine.schedule = lambda turn_id, _when: planned.append(turn_id)

@@ -12,12 +12,15 @@ from openai import AsyncOpenAI
 from bot.assistants import Assistant, Assistants
 from bot.backends import Backends
 from bot.backends.base import UserMessage
-from bot.engine import TurnEngine
-from bot.polling import PollPlanner
-from storage import queue, turns
+from bot.turns.context import TurnContext
+from bot.turns.leases import LeaseKeeper
+from bot.turns.machine import TurnMachine
+from bot.turns.poll_planner import PollPlanner
+from storage import conversations, inbox, turns
 from storage.db import Database
 from storage.migrate import migrate
-from storage.models import InboundMessage, Reply, utcnow
+from storage.models import utcnow
+from tests.bot.recording_view import RecordingView
 from tests.fakes.openai_api import FakeOpenAI
 from tests.turn_rows import dm_message, open_turn_over_pending
 
@@ -30,11 +33,11 @@ POLL = r"^/v1/responses/resp_[^/]+$"
 async def _running_turn(db: Database, conversation_openai_id: str, run_id: str) -> int:
     """The database rows of a running turn held by "me"; its id."""
     async with db.session() as session:
-        await queue.enqueue_message(session=session, message=dm_message("U1", "1.000100"))
+        await inbox.enqueue_message(session=session, message=dm_message("U1", "1.000100"))
         turn = await open_turn_over_pending(
             session, key=KEY, owner="me", lease=LEASE, assistant=ASSISTANT.name
         )
-        await queue.set_conversation_openai_id(
+        await conversations.set_conversation_openai_id(
             session=session, conversation_id=turn.conversation_id, openai_id=conversation_openai_id
         )
     turn_id = turn.id or 0
@@ -68,17 +71,20 @@ async def _gap_to_next_poll(tmp_path: Path, oa: FakeOpenAI, answer_seconds: floa
             )
             turn_id = await _running_turn(db, conversation, run_id)
 
-            async def delivered(_parts: list[Reply], _messages: list[InboundMessage]) -> None:
-                raise AssertionError("the run is still going")
-
-            engine = TurnEngine(
-                db=db,
-                backends=backends,
-                assistants=Assistants(by_name={ASSISTANT.name: ASSISTANT}, default_name="helper"),
-                owner="me",
-                lease=LEASE,
-                planner=PollPlanner(base=0.25, ceiling=3.0),
-                on_finished=delivered,
+            view = RecordingView()  # the run is still going: nothing is delivered
+            engine = TurnMachine(
+                TurnContext(
+                    db=db,
+                    backends=backends,
+                    assistants=Assistants(
+                        by_name={ASSISTANT.name: ASSISTANT}, default_name="helper"
+                    ),
+                    owner="me",
+                    lease=LEASE,
+                    keeper=LeaseKeeper(db=db, owner="me", lease=LEASE),
+                    planner=PollPlanner(base=0.25, ceiling=3.0),
+                    view=view,
+                )
             )
             scheduled: list[float] = []
             engine.schedule = lambda _turn_id, when: scheduled.append(when.timestamp())
@@ -86,6 +92,7 @@ async def _gap_to_next_poll(tmp_path: Path, oa: FakeOpenAI, answer_seconds: floa
             sent = utcnow().timestamp()
             await engine.advance(turn_id)  # takes the turn up (this owner's) and polls it
             assert len(scheduled) == 1, "not polled: the engine did not take the turn up"
+            assert view.delivered == [], "the run is still going"
             return scheduled[0] - sent
     finally:
         await client.close()

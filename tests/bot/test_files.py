@@ -13,16 +13,8 @@ import pytest
 from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.files import (
-    MAX_IMAGE_BYTES,
-    MB,
-    FileFetchError,
-    SlackFile,
-    download,
-    kind_of,
-    refresh,
-    refusal,
-)
+from bot.file_rules import MAX_IMAGE_BYTES, MB, SlackFile, kind_of, refusal
+from bot.slack.files import FileFetchError, download, refresh
 from tests.fakes.runner import ServerThread
 from tests.fakes.slack_api import FakeSlack
 

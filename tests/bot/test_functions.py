@@ -13,7 +13,7 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import ConfigError
-from bot.functions import (
+from bot.functions.registry import (
     MAX_OUTPUT_CHARS,
     Function,
     ToolCall,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.polling import PollPlanner
+from bot.turns.poll_planner import PollPlanner
 
 
 def _run(planner: PollPlanner, finished_at: float) -> tuple[float, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.render import MAX_PART, fallback_text, split_markdown
+from bot.slack.render import MAX_PART, fallback_text, split_markdown
 
 
 def _rejoin(parts: list[str]) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.serve import _freeze_start_up_objects
+from bot.server.serve import _freeze_start_up_objects
 
 
 @pytest.fixture

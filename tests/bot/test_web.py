@@ -11,7 +11,7 @@ from aiohttp import web
 
 from bot.app import Bridge
 from bot.config import Settings
-from bot.web import build_web_app
+from bot.server.http import build_web_app
 from tests.e2e.harness import free_port
 
 

@@ -7,7 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
-from bot.doctor import REQUIRED_SCOPES
+from bot.doctor.report import REQUIRED_SCOPES
 from tests.bot.cli_helpers import run_cli
 from tests.e2e.harness import BOT_TOKEN, OPENAI_KEY, SIGNING_SECRET, BridgeProcess
 from tests.fakes.openai_api import FakeOpenAI

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot import messages
-from bot.engine_core import MAX_TOOL_ROUNDS
+from bot.turns.waiting_for_tools import MAX_TOOL_ROUNDS
 from tests.e2e.conftest import StartBridge
 from tests.e2e.harness import BridgeProcess, wait_for
 from tests.e2e.replies import answers, posts_in, reply_text

@@ -11,7 +11,7 @@ import os
 import time
 from pathlib import Path
 
-from bot.functions import ToolContext
+from bot.functions.registry import ToolContext
 
 
 def add(a: int, b: int) -> int:

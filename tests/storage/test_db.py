@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import queue
+from storage import inbox
 from storage.db import Database, normalize_url
 from storage.db import create_engine as create_async_engine
 from storage.migrate import migrate
@@ -46,7 +46,7 @@ def test_a_session_that_fails_leaves_nothing_written(database_url: str, db: Engi
 
     async def fail_midway(bridge_db: Database) -> None:
         async with bridge_db.session() as session:
-            await queue.enqueue_message(session=session, message=dm_message("U1", "1.0"))  # Core
+            await inbox.enqueue_message(session=session, message=dm_message("U1", "1.0"))  # Core
             session.add(BotThread(channel_id="C1", thread_ts="1.0"))  # ORM
             raise RuntimeError("boom")
 
@@ -60,11 +60,11 @@ def test_a_session_commits_core_and_orm_writes_together(database_url: str, db: E
 
     async def write(bridge_db: Database) -> None:
         async with bridge_db.session() as session:
-            await queue.enqueue_message(session=session, message=dm_message("U1", "1.0"))
+            await inbox.enqueue_message(session=session, message=dm_message("U1", "1.0"))
             session.add(BotThread(channel_id="C1", thread_ts="1.0"))
         async with bridge_db.session(single=True) as session:
-            await queue.remember_bot_thread(session=session, channel_id="C2", thread_ts="2.0")
-            assert await queue.is_bot_thread(session=session, channel_id="C1", thread_ts="1.0")
+            await inbox.remember_bot_thread(session=session, channel_id="C2", thread_ts="2.0")
+            assert await inbox.is_bot_thread(session=session, channel_id="C1", thread_ts="1.0")
 
     asyncio.run(_with_database(database_url, write))
     assert (_count(db, "inbound_message"), _count(db, "bot_thread")) == (1, 2)
@@ -140,7 +140,7 @@ def test_storing_a_message_survives_a_connection_lost_since_its_last_use(
     async def store_twice(bridge_db: Database) -> list[bool]:
         async def write(ts: str) -> bool:
             async def enqueue(session: AsyncSession) -> bool:
-                return await queue.enqueue_message(session=session, message=dm_message("U1", ts))
+                return await inbox.enqueue_message(session=session, message=dm_message("U1", ts))
 
             return await bridge_db.store(enqueue)
 

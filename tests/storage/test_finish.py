@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from storage import finish, queue
+from storage import finish, inbox
 from storage.db import Database
 from storage.migrate import migrate
 from storage.models import Reply, ReplyStatus, Turn
@@ -25,7 +25,7 @@ async def _open_and_finish(
     db = Database(url)
     try:
         async with db.session() as session:
-            await queue.enqueue_message(
+            await inbox.enqueue_message(
                 session=session, message=dm_message("U1", "1.000100", thread_ts="1.000050")
             )
             turn = await open_turn_over_pending(session, key=KEY, owner="me", lease=LEASE)

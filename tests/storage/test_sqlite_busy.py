@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine, make_url
 
-from storage import queue
+from storage import inbox
 from storage.db import Database, SQLiteInUse, hold_sqlite_lock, is_busy
 from storage.migrate import migrate
 from tests.conftest import ON_POSTGRES
@@ -49,7 +49,7 @@ def test_a_session_waits_for_the_lock_without_blocking_the_loop(
         started = time.monotonic()
         asyncio.get_running_loop().call_later(0.6, other.execute, "ROLLBACK")
         async with bridge_db.session() as session:
-            await queue.enqueue_message(session=session, message=dm_message("U1", "1.0"))
+            await inbox.enqueue_message(session=session, message=dm_message("U1", "1.0"))
         waited = time.monotonic() - started
         stop.set()
         stall = await ticking
@@ -73,7 +73,7 @@ def test_the_ack_path_gives_up_on_a_lock_held_past_its_patience(database_url: st
         started = time.monotonic()
         try:
             await bridge_db.store(
-                lambda session: queue.enqueue_message(
+                lambda session: inbox.enqueue_message(
                     session=session, message=dm_message("U1", "1.0")
                 )
             )

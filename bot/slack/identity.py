@@ -4,7 +4,7 @@ Bolt's single-workspace authorization calls `auth.test` on a request until one s
 while Slack's API is unreachable every event waits on it (1.8-3.5 s of retries) and gets a
 500. Here the answer is learnt at start, retried in the background until Slack gives it,
 and `authorize` never calls Slack. Until it is known, listeners take the bot's user id
-from the event (`bot_user_of`).
+from the event (`handlers.routing.bot_user_of`).
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import error_code
+from bot.slack.client import error_code
 
 log = logging.getLogger(__name__)
 
@@ -107,20 +106,6 @@ class BotIdentity:
             bot_scopes=bot.scopes if bot else None,
             user_id=user_id,
         )
-
-
-def bot_user_of(body: dict[str, Any], context: Any) -> str | None:
-    """The bot's user id: from `auth.test` once known, else from the Events API body's
-    `authorizations` (the installation the event is for: this bot)."""
-    known = context.get("bot_user_id")
-    if known:
-        return str(known)
-    authorizations = body.get("authorizations")
-    if isinstance(authorizations, list) and authorizations:
-        first = authorizations[0]
-        if isinstance(first, dict) and first.get("user_id"):
-            return str(first["user_id"])
-    return None
 
 
 def _reason(exc: Exception) -> str:

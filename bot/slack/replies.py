@@ -1,18 +1,10 @@
-"""What a finished run means for the user, and how long to wait before trying again."""
+"""What a finished run posts in Slack: its answer split into messages, or a clear notice."""
 
 from __future__ import annotations
 
-import random
-
 from bot import messages
 from bot.backends import RunState, RunStatus
-from bot.backends.base import Pending
-from bot.render import split_markdown
-
-
-def backoff(attempt: int, *, base: float = 1.0, cap: float = 60.0) -> float:
-    """Capped exponential back-off with full jitter."""
-    return random.uniform(base / 2, min(cap, base * 2 ** max(0, attempt)))
+from bot.slack.render import split_markdown
 
 
 def reply_parts(state: RunState) -> list[str]:
@@ -31,12 +23,3 @@ def reply_parts(state: RunState) -> list[str]:
             return [messages.CONTEXT_FULL]
         case _:
             return [messages.RUN_FAILED]
-
-
-def describe_recovered(found: str | RunState | Pending | None) -> str:
-    """For the log: what recovery found, never the answer's text."""
-    if isinstance(found, RunState):
-        return f"finished ({found.status.value})"
-    if isinstance(found, Pending):
-        return "created, still running"
-    return f"run {found}" if found else "nothing: starting it again"

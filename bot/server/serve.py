@@ -12,12 +12,12 @@ import signal
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-from bot import slack
 from bot.app import Bridge
 from bot.assistants import Assistants
 from bot.config import Settings
 from bot.errors import BridgeError, ConfigError, DatabaseUnavailable
-from bot.web import build_web_app
+from bot.server.http import build_web_app
+from bot.slack import client as slack
 from storage.db import SQLiteInUse, hold_sqlite_lock, safe_url
 from storage.migrate import SQLAlchemyError, migrate
 

@@ -1,26 +1,13 @@
-"""Files a user attached in Slack, on their way to OpenAI: judge, download, upload."""
+"""The rules for files users attach: what OpenAI can read, and how large, judged from
+what Slack's event tells (`SlackFile`)."""
 
 from __future__ import annotations
 
-import logging
 import math
 import posixpath
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Literal
-
-import aiohttp
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
-
-from bot.backends.base import call
-from bot.errors import BridgeError
-from bot.slack import error_code
-
-if TYPE_CHECKING:
-    from openai import AsyncOpenAI
-
-log = logging.getLogger(__name__)
+from typing import Any, Literal
 
 FileKind = Literal["image", "document", "spreadsheet"]
 # "vision": images on Assistants; "user_data": Responses inputs; "assistants": attachments.
@@ -75,9 +62,6 @@ _MIMETYPES: dict[str, FileKind] = {
         "document",
     ),
 }
-_CHUNK = 64 * 1024
-# No connect in 15 s or no byte for 30 s: Slack is not going to deliver; the job tries later.
-_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=15, sock_read=30)
 
 
 @dataclass(frozen=True)
@@ -130,7 +114,7 @@ class SlackFile:
         )
 
 
-def _extension(file: SlackFile) -> str:
+def extension(file: SlackFile) -> str:
     return posixpath.splitext(file.name)[1].lstrip(".").lower()
 
 
@@ -140,7 +124,7 @@ def kind_of(file: SlackFile) -> FileKind | None:
     The name's extension decides, then Slack's filetype, then the mimetype: Slack guesses
     the mimetype from the content and calls most text `text/plain`.
     """
-    for key in (_extension(file), file.filetype.lower()):
+    for key in (extension(file), file.filetype.lower()):
         if key in _KINDS:
             return _KINDS[key]
     mimetype = file.mimetype.split(";")[0].strip().lower()
@@ -156,12 +140,14 @@ def refusal(file: SlackFile, *, max_bytes: int) -> str | None:
     """
     kind = kind_of(file)
     if kind is None:
-        what = f".{_extension(file)} files" if _extension(file) else "this kind of file"
+        what = f".{extension(file)} files" if extension(file) else "this kind of file"
         return f"{file.name}: the assistant can't read {what}"
     limit = min(max_bytes, MAX_IMAGE_BYTES) if kind == "image" else max_bytes
     if file.size > limit:
         noun = "images" if kind == "image" else "files"
-        return f"{file.name}: {_megabytes(file.size)} is over the {_limit(limit)} limit for {noun}"
+        return (
+            f"{file.name}: {_megabytes(file.size)} is over the {limit_text(limit)} limit for {noun}"
+        )
     return None
 
 
@@ -171,83 +157,5 @@ def _megabytes(size: int) -> str:
     return f"{math.ceil(size * 10 / MB) / 10:g} MB"
 
 
-def _limit(max_bytes: int) -> str:
+def limit_text(max_bytes: int) -> str:
     return f"{math.floor(max_bytes * 10 / MB) / 10:g} MB"
-
-
-class FileFetchError(BridgeError):
-    """A file could not be fetched from Slack. `reason` is a short sentence for the user
-    (the caller puts the file's name before it); it never holds a token or a URL."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def _is_html(file: SlackFile) -> bool:
-    return _extension(file) in ("html", "htm") or file.filetype == "html"
-
-
-async def download(
-    session: aiohttp.ClientSession, *, token: str, file: SlackFile, max_bytes: int
-) -> bytes:
-    """The file's bytes, read with the bot token and never more than `max_bytes` of them."""
-    if file.url is None:
-        raise FileFetchError("Slack gave no link to download it")
-    try:
-        async with session.get(
-            file.url, headers={"Authorization": f"Bearer {token}"}, timeout=_TIMEOUT
-        ) as response:
-            if response.status != 200:
-                raise FileFetchError(f"Slack answered {response.status} to the download")
-            # Without files:read (or with a bad token) Slack answers 200 with its login page.
-            if response.content_type == "text/html" and not _is_html(file):
-                raise FileFetchError(
-                    "Slack did not hand over the file; is the files:read scope granted?"
-                )
-            too_big = FileFetchError(f"it is over the {_limit(max_bytes)} limit")
-            if (response.content_length or 0) > max_bytes:
-                raise too_big
-            data = bytearray()
-            async for chunk in response.content.iter_chunked(_CHUNK):
-                data += chunk
-                if len(data) > max_bytes:
-                    raise too_big
-            return bytes(data)
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        # The exception's text holds the URL: log the file and the kind of failure only.
-        log.warning("downloading %s from Slack failed: %s", file.id, type(exc).__name__)
-        raise FileFetchError("Slack could not be reached to download it") from None
-
-
-async def refresh(client: AsyncWebClient, file: SlackFile) -> SlackFile:
-    """The file as files.info describes it: how a Slack Connect share gets its URL."""
-    try:
-        response = await client.files_info(file=file.id)
-    except SlackApiError as exc:
-        code = error_code(exc)
-        raise FileFetchError(f"Slack would not describe the file ({code})") from None
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        log.warning("files.info for %s failed: %s", file.id, type(exc).__name__)
-        raise FileFetchError("Slack could not be reached to look it up") from None
-    raw = response.get("file")
-    fresh = SlackFile.from_event(raw) if isinstance(raw, Mapping) else None
-    if fresh is None:
-        raise FileFetchError("Slack no longer has the file")
-    return fresh
-
-
-async def upload(client: AsyncOpenAI, *, file: SlackFile, data: bytes, purpose: Purpose) -> str:
-    """Put the bytes in OpenAI's Files API; return the file id. SDK errors become
-    BackendError (through `classify`), transient or not."""
-    # OpenAI decides what a file is by its extension; Slack snippets may have none.
-    name = (
-        file.name if "." in file.name else f"{file.name}.{_EXTENSION_OF.get(file.filetype, 'txt')}"
-    )
-    created = await call(
-        lambda: client.files.create(file=(name, data, file.mimetype or None), purpose=purpose)
-    )
-    return created.id
-
-
-_EXTENSION_OF = {"text": "txt", "markdown": "md", "python": "py", "javascript": "js"}

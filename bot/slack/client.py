@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.render import fallback_text, markdown_blocks
+from bot.slack.render import fallback_text, markdown_blocks
 
 log = logging.getLogger(__name__)
 

@@ -13,14 +13,14 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 
 from bot import messages
-from bot.citations import GeneratedFile
+from bot.backends.citations import GeneratedFile
+from bot.backoff import backoff
 from bot.errors import BackendError, FileTooLarge
-from bot.files import MB
-from bot.lease_keeper import LeaseKeeper
-from bot.outcomes import backoff
-from bot.slack import PERMANENT_ERRORS, SlackPoster, error_code
-from bot.status import StatusBoard
-from storage import replies, turns
+from bot.file_rules import MB
+from bot.slack.client import PERMANENT_ERRORS, SlackPoster, error_code
+from bot.slack.status import StatusBoard
+from bot.turns.leases import LeaseKeeper
+from storage import outbox, turns
 from storage.db import Database
 from storage.models import InboundMessage, Reply, utcnow
 
@@ -80,7 +80,7 @@ class Deliverer:
     async def deliver(self, turn_id: int) -> None:
         """Post what is left of a turn's reply: after a crash, a retry, or another process."""
         async with self.db.session() as session:
-            parts = await replies.claim_replies(
+            parts = await outbox.claim_replies(
                 session=session, turn_id=turn_id, owner=self.owner, lease=self.lease
             )
             answered = await turns.turn_messages(session=session, turn_id=turn_id) if parts else []
@@ -136,7 +136,7 @@ class Deliverer:
         if found:
             log.info("reply %s was already in Slack as %s; not posting it again", part.id, found)
         async with self.db.session(single=True) as session:
-            await replies.mark_posted(session=session, reply_id=part.id, ts=ts)
+            await outbox.mark_posted(session=session, reply_id=part.id, ts=ts)
         return True
 
     async def _upload(self, part: Reply, *, check_first: bool) -> bool:
@@ -177,7 +177,7 @@ class Deliverer:
         if found is None:
             return False
         async with self.db.session(single=True) as session:
-            await replies.mark_posted(session=session, reply_id=part.id, ts=found)
+            await outbox.mark_posted(session=session, reply_id=part.id, ts=found)
         return True
 
     async def _download(self, part: Reply, file: GeneratedFile) -> bytes | str | None:
@@ -256,9 +256,7 @@ class Deliverer:
             retry_at = utcnow() + timedelta(seconds=backoff(part.attempts, cap=300))
             log.warning("reply %s: Slack said %s; retrying at %s", part.id, code, retry_at)
             async with self.db.session() as session:
-                await replies.postpone(
-                    session=session, reply_id=part.id, until=retry_at, error=code
-                )
+                await outbox.postpone(session=session, reply_id=part.id, until=retry_at, error=code)
             return
         log.error(
             "reply %s to %s cannot be posted (%s); giving up on this turn's reply",
@@ -267,7 +265,7 @@ class Deliverer:
             code,
         )
         async with self.db.session() as session:
-            await replies.mark_failed(session=session, reply_id=part.id, error=code)
+            await outbox.mark_failed(session=session, reply_id=part.id, error=code)
         # The turn's reply ends here, so its status line goes too, where Slack still lets it.
         if self.status is not None:
             await self.status.clear(part.turn_id, channel=part.channel_id, look_up=True)

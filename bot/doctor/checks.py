@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings
-from bot.slack import build_client, error_code
+from bot.slack.client import build_client, error_code
 from storage.db import is_sqlite, normalize_url, safe_url
 from storage.migrate import pending_migrations
 

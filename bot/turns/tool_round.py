@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from bot.functions import ToolCall, ToolOutput
+from bot.functions.registry import ToolCall, ToolOutput
 
 
 @dataclass

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Sequence
 from bot.assistants import Assistant, load_assistants
 from bot.backends.checks import OpenAIChecks
 from bot.config import Settings
-from bot.doctor_checks import (
+from bot.doctor.checks import (
     Finding,
     check_app_token,
     check_database,

@@ -21,8 +21,10 @@ from sqlmodel import col
 from bot import messages
 from bot.backends import Backend
 from bot.backends.base import Attachment, UserMessage
+from bot.backends.uploads import upload
 from bot.errors import TurnLost
-from bot.files import FileFetchError, SlackFile, download, kind_of, refresh, upload
+from bot.file_rules import SlackFile, kind_of
+from bot.slack.files import FileFetchError, download, refresh
 from storage.db import Database
 from storage.models import InboundMessage
 

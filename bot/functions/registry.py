@@ -19,9 +19,9 @@ from pydantic_core import to_jsonable_python
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import ConfigError
-from bot.function_schema import arg_descriptions, arguments_model, clean_schema, first_paragraph
+from bot.functions.schema import arg_descriptions, arguments_model, clean_schema, first_paragraph
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("bot.functions")
 
 F = TypeVar("F", bound=Callable[..., Any])
 # What OpenAI accepts as a function name (both APIs).

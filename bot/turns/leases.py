@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from bot.errors import TurnLost
-from storage import replies, turns
+from storage import outbox, turns
 from storage.db import Database
 from storage.models import Reply, Turn, utcnow
 
@@ -151,7 +151,7 @@ class LeaseKeeper:
     async def _renew_parts(self, due: dict[int, list[Reply]]) -> bool:
         until = utcnow() + self.lease
         async with self.db.session(single=True) as session:
-            held = await replies.renew_replies(
+            held = await outbox.renew_replies(
                 session=session, turn_ids=list(due), owner=self.owner, lease_until=until
             )
         for turn_id, parts in due.items():

@@ -1,0 +1,1 @@
+"""`assistant-bridge doctor`: checks of the whole setup, one verdict a line."""

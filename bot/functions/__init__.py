@@ -1,0 +1,8 @@
+"""Python functions the model may call: the registry, the schema builder, the built-ins.
+
+What a team's own functions import: `from bot.functions import ToolContext, tool`.
+"""
+
+from bot.functions.registry import ToolContext, tool
+
+__all__ = ["ToolContext", "tool"]

@@ -1,0 +1,1 @@
+"""HTTP (aiohttp + Bolt) and Socket Mode: how Slack reaches the bridge, and `serve`."""

@@ -1,0 +1,1 @@
+"""A turn of the assistant: opened over queued messages, started, polled, finished."""

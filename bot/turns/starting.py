@@ -1,0 +1,127 @@
+"""Starting a turn's run: its conversation, its input (files included), the create — or a
+run that a crash or a lost answer hid, found in the conversation before anything is created.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from bot import messages
+from bot.backends import RunState, RunStatus
+from bot.backends.base import Pending, Recovered, UserMessage
+from bot.backoff import backoff
+from bot.errors import BackendError, TurnLost
+from bot.turns.context import TurnContext
+from bot.turns.events import Failed, RunEvent, Started, Unfinished, event_of
+from bot.turns.held import HeldTurn
+from storage import conversations, turns
+from storage.models import Conversation, utcnow
+
+log = logging.getLogger("bot.engine")
+
+
+class Starting:
+    """The steps of a turn before its run is known to exist. Each create here is called by
+    the machine inside its fence (`TurnMachine._once`)."""
+
+    def __init__(self, ctx: TurnContext) -> None:
+        self.ctx = ctx
+
+    async def create_conversation(self, held: HeldTurn) -> None:
+        """The key's OpenAI conversation (or thread), created on first use and recorded."""
+        conversation = held.conversation
+        assert conversation.id is not None
+        backend = self.ctx.backend_for(conversation)
+        conversation.openai_id = await backend.create_conversation(
+            key=conversation.key, assistant=self.ctx.assistant_for(conversation)
+        )
+        async with self.ctx.db.session(single=True) as session:
+            await conversations.set_conversation_openai_id(
+                session=session, conversation_id=conversation.id, openai_id=conversation.openai_id
+            )
+
+    async def recover(self, held: HeldTurn) -> RunEvent | None:
+        """A create may have been sent whose result was never recorded: what became of it,
+        as an event; None when nothing was created (or only this turn's unsent tool outputs
+        are awaited), so the create goes ahead."""
+        async with self.ctx.db.session() as session:
+            # Another process may have finished turns since this row was read.
+            fresh = await session.get(Conversation, held.conversation.id)
+        conversation = fresh or held.conversation
+        found = await self.ctx.backend_for(conversation).recover_run(
+            conversation_id=conversation.openai_id or "", watermark=conversation.watermark
+        )
+        log.warning("turn %s: looked for an unrecorded run: %s", held.id, describe_recovered(found))
+        planner = self.ctx.planner
+        if found is None:
+            return None
+        if isinstance(found, str):
+            return Started(found, first_poll=utcnow() + timedelta(seconds=planner.base))
+        if isinstance(found, Pending) or found.status is RunStatus.RUNNING:
+            return Unfinished(look_again=utcnow() + timedelta(seconds=planner.ceiling))
+        waits_for_ours = held.tool_state is not None and held.tool_state.answers(found.tool_calls)
+        if found.status is RunStatus.REQUIRES_ACTION and waits_for_ours:
+            return None  # the run waits for the outputs this turn holds: send them
+        return event_of(found)
+
+    async def inputs(
+        self, held: HeldTurn, fence: Callable[[], Awaitable[None]]
+    ) -> list[UserMessage]:
+        """The queued messages as the run's input, their files moved to OpenAI (each upload
+        fenced by `fence`)."""
+        backend = self.ctx.backend_for(held.conversation)
+        if self.ctx.inputs is None:
+            return [UserMessage(m.text) for m in held.messages]
+        return await self.ctx.inputs.build(held.messages, backend, fence)
+
+    async def create_run(self, held: HeldTurn, inputs: list[UserMessage]) -> Started:
+        """Add the messages and start the assistant on them (not idempotent)."""
+        conversation = held.conversation
+        assistant = self.ctx.assistant_for(conversation)
+        run_id = await self.ctx.backend_for(conversation).start_run(
+            conversation_id=conversation.openai_id or "", assistant=assistant, messages=inputs
+        )
+        log.info("turn %s started run %s on %s", held.id, run_id, conversation.openai_id)
+        delay = self.ctx.planner.next_delay(assistant.name, 0.0)
+        return Started(run_id, first_poll=utcnow() + timedelta(seconds=delay))
+
+    async def failed(self, held: HeldTurn, exc: BackendError) -> RunEvent | None:
+        """A create was answered with an error: a notice (OpenAI will not take it), or a
+        retry planned after a back-off (None)."""
+        turn = held.turn
+        if not exc.transient:
+            log.error("turn %s: OpenAI refused the run: %s", held.id, exc)
+            notice = (
+                messages.CONTEXT_FULL
+                if exc.code == "context_length_exceeded"
+                else messages.RUN_REJECTED
+            )
+            return Failed(RunState(RunStatus.FAILED, reason=str(exc)), notice=notice)
+        retry_at = utcnow() + timedelta(seconds=backoff(turn.attempts))
+        log.warning("turn %s: starting the run failed (%s); retrying at %s", held.id, exc, retry_at)
+        async with self.ctx.db.session() as session:
+            ours = await turns.record_start_failure(
+                session=session,
+                turn_id=held.id,
+                owner=self.ctx.owner,
+                next_attempt_at=retry_at,
+                error=str(exc),
+                lease=self.ctx.lease,
+            )
+        if not ours:
+            raise TurnLost(f"turn {held.id} was taken over")
+        turn.attempts += 1
+        turn.lease_until = retry_at + self.ctx.lease
+        self.ctx.schedule(held.id, retry_at)
+        return None
+
+
+def describe_recovered(found: Recovered) -> str:
+    """For the log: what recovery found, never the answer's text."""
+    if isinstance(found, RunState):
+        return f"finished ({found.status.value})"
+    if isinstance(found, Pending):
+        return "created, still running"
+    return f"run {found}" if found else "nothing: starting it again"
