@@ -21,9 +21,10 @@ from bot import backends
 from bot.assistants import Assistants, load_assistants
 from bot.config import Settings
 from bot.jobs import Jobs
-from bot.slack import client as slack
+from bot.slack.client import build_client
 from bot.slack.delivery import Deliverer
 from bot.slack.identity import BotIdentity
+from bot.slack.poster import SlackPoster
 from bot.slack.status import StatusBoard
 from bot.slack.view import SlackView
 from bot.turns.context import TurnContext
@@ -70,8 +71,8 @@ class Bridge:
             timeout=aiohttp.ClientTimeout(total=30),
             connector=aiohttp.TCPConnector(limit=settings.max_concurrent_steps),
         )
-        self.slack_client = slack.build_client(settings, self.http)
-        self.poster = slack.SlackPoster(self.slack_client)
+        self.slack_client = build_client(settings, self.http)
+        self.poster = SlackPoster(self.slack_client)
         self.openai_client = backends.build_client(settings)
         self.assistants = assistants or load_assistants(settings)
         self.backends = backends.Backends(self.openai_client, self.http)

@@ -9,10 +9,8 @@ back as `function_call` output items of a completed response; their outputs go i
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 import aiohttp
 from openai import AsyncOpenAI, omit
@@ -28,10 +26,10 @@ from bot.backends.base import (
     UserMessage,
     abandoned,
     call,
-    classify_status,
 )
 from bot.backends.citations import GeneratedFile, from_response_output
 from bot.backends.downloads import read_capped
+from bot.backends.responses_http import ResponsesHttpClient, ResponsesSdkClient
 from bot.errors import BackendError
 from bot.functions.registry import ToolCall, ToolOutput
 
@@ -128,86 +126,6 @@ def final_state(data: JsonDict, status: RunStatus) -> RunState:
             watermark=watermark,
         )
     return RunState(status, watermark=watermark)
-
-
-class ResponsesHttpClient:
-    """The two calls every turn makes, on plain aiohttp: the background create and the status
-    poll (`GET /responses/{id}`), the most frequent call.
-
-    The SDK's request machinery (parameter transform, options, header merging, auth hooks,
-    its httpx layer over aiohttp, response models) cost 0.7 ms of CPU per poll against
-    0.14 ms here. Bridge CPU at 40 events/s (`bench/load.py`, see docs/design.md): polls
-    moved here 80 % → 72 %; creates posted untyped, then here, 74 % → 62 % → 58 %.
-    Same base URL, key, organization and project as the SDK client; errors are
-    classified exactly as the SDK's are (`classify_status`). Neither call is
-    retried here: a failed poll is tried again at the next one, and a create is never
-    repeated blindly anyway (the engine looks for the run first).
-    """
-
-    def __init__(self, client: AsyncOpenAI, http: aiohttp.ClientSession) -> None:
-        self._http = http
-        self._base = str(client.base_url).rstrip("/")
-        self._headers = {
-            "Authorization": f"Bearer {client.api_key}",
-            "Accept": "application/json",
-            "User-Agent": f"slack-assistant-bridge {client.user_agent}",
-        }
-        if client.organization:
-            self._headers["OpenAI-Organization"] = client.organization
-        if client.project:
-            self._headers["OpenAI-Project"] = client.project
-        self._poll_timeout = aiohttp.ClientTimeout(total=30)
-        # A background create answers at once; a short timeout keeps it inside the lease.
-        self._create_timeout = aiohttp.ClientTimeout(total=20)
-
-    async def read(self, response_id: str) -> JsonDict:
-        """The response's JSON, as `GET /responses/{id}` returns it."""
-        url = f"{self._base}/responses/{quote(response_id, safe='')}"
-        return await self._send("GET", url, None, self._poll_timeout)
-
-    async def create(self, body: JsonDict) -> JsonDict:
-        """`POST /responses` with `body` (already in wire form); the new response's JSON."""
-        return await self._send("POST", f"{self._base}/responses", body, self._create_timeout)
-
-    async def _send(
-        self, method: str, url: str, body: JsonDict | None, limit: aiohttp.ClientTimeout
-    ) -> JsonDict:
-        try:
-            async with self._http.request(
-                method, url, json=body, headers=self._headers, timeout=limit
-            ) as got:
-                raw = await got.read()
-                status = got.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise BackendError(type(exc).__name__, transient=True, code="connection") from exc
-        try:
-            data = json.loads(raw) if raw else {}
-        except ValueError:
-            data = {}
-        if status >= 400:
-            raise classify_status(status, data, raw.decode("utf-8", "replace")[:500])
-        return data if isinstance(data, dict) else {}
-
-
-class ResponsesSdkClient:
-    """The same two calls through the SDK, for a backend built without an aiohttp session.
-    The bridge always gives one; this is the reference `tests/bot/test_plain_calls.py`
-    holds `ResponsesHttpClient` to (same requests, same answers, same errors)."""
-
-    def __init__(self, client: AsyncOpenAI) -> None:
-        self._client = client
-        # A create is not idempotent (no idempotency key): never let the SDK repeat one on
-        # its own; the engine looks for the run before it tries again. A background create
-        # answers at once; a short timeout keeps it well inside the turn's lease.
-        self._create_client = client.with_options(max_retries=0, timeout=20.0)
-
-    async def read(self, response_id: str) -> JsonDict:
-        raw = await call(lambda: self._client.get(f"/responses/{response_id}", cast_to=object))
-        return raw if isinstance(raw, dict) else {}
-
-    async def create(self, body: JsonDict) -> JsonDict:
-        raw = await call(lambda: self._create_client.post("/responses", body=body, cast_to=object))
-        return raw if isinstance(raw, dict) else {}
 
 
 class ResponsesBackend:

@@ -17,7 +17,7 @@ from bot.assistants import Assistants
 from bot.config import Settings
 from bot.errors import BridgeError, ConfigError, DatabaseUnavailable
 from bot.server.http import build_web_app
-from bot.slack import client as slack
+from bot.slack.client import check_app_token
 from storage.db import SQLiteInUse, hold_sqlite_lock, safe_url
 from storage.migrate import SQLAlchemyError, migrate
 
@@ -86,7 +86,7 @@ async def serve(settings: Settings, assistants: Assistants, *, socket_mode: bool
         log.warning("health endpoint not served: port %s: %s", settings.port, exc.strerror)
     if socket_mode:
         try:
-            await slack.check_app_token(bridge.slack_client, settings.slack_app_token)
+            await check_app_token(bridge.slack_client, settings.slack_app_token)
         except ConfigError:
             await runner.cleanup()
             await bridge.stop(grace=0)

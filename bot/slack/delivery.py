@@ -17,7 +17,8 @@ from bot.backends.citations import GeneratedFile
 from bot.backoff import backoff
 from bot.errors import BackendError, FileTooLarge
 from bot.file_rules import MB
-from bot.slack.client import PERMANENT_ERRORS, SlackPoster, error_code
+from bot.slack.client import PERMANENT_ERRORS, error_code
+from bot.slack.poster import SlackPoster
 from bot.slack.status import StatusBoard
 from bot.turns.leases import LeaseKeeper
 from storage import outbox, turns

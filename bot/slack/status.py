@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from bot import messages
-from bot.slack.client import SlackPoster
+from bot.slack.poster import SlackPoster
 from storage import turns
 from storage.db import Database
 from storage.models import Turn
