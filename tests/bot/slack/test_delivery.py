@@ -19,8 +19,9 @@ from sqlalchemy.engine import Engine
 
 from bot.backends.citations import GeneratedFile
 from bot.config import Settings
-from bot.slack.client import SlackPoster, build_client
+from bot.slack.client import build_client
 from bot.slack.delivery import Deliverer
+from bot.slack.poster import SlackPoster
 from bot.slack.status import StatusBoard
 from storage import finish, inbox
 from storage.db import Database
