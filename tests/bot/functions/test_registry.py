@@ -24,10 +24,10 @@ from bot.functions.registry import (
     render_result,
     run_calls,
 )
-from tests.bot import sample_functions
+from tests.bot.functions import sample_functions
 from tests.fakes.slack_api import FakeSlack
 
-SAMPLES = "tests.bot.sample_functions"
+SAMPLES = "tests.bot.functions.sample_functions"
 CONTEXT = ToolContext(
     user_id="U0ASKER",
     team_id="T0TEST",
@@ -169,7 +169,7 @@ def test_the_decorator_can_rename_and_keep_the_signatures_schema() -> None:
     ("ref", "says"),
     [
         ("get_weather", "expected the form 'package.module:function'"),
-        ("tests.bot.sample_functions.get_weather", "expected the form"),
+        ("tests.bot.functions.sample_functions.get_weather", "expected the form"),
         (f"{SAMPLES}:", "expected the form"),
         (
             "no_such_package.tools:lookup",

@@ -22,7 +22,7 @@ from storage import inbox
 from storage.db import Database
 from storage.migrate import migrate
 from storage.models import Turn, utcnow
-from tests.bot.recording_view import RecordingView
+from tests.bot.turns.recording_view import RecordingView
 from tests.fakes.openai_api import FakeOpenAI
 from tests.turn_rows import dm_message
 

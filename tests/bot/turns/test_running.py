@@ -20,7 +20,7 @@ from storage import conversations, inbox, turns
 from storage.db import Database
 from storage.migrate import migrate
 from storage.models import utcnow
-from tests.bot.recording_view import RecordingView
+from tests.bot.turns.recording_view import RecordingView
 from tests.fakes.openai_api import FakeOpenAI
 from tests.turn_rows import dm_message, open_turn_over_pending
 

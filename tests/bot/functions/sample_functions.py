@@ -1,4 +1,5 @@
-"""Functions a team might register: the test suite loads them by `tests.bot.sample_functions:…`."""
+"""Functions a team might register: the test suite loads them by reference,
+`tests.bot.functions.sample_functions:…`."""
 
 from __future__ import annotations
 
