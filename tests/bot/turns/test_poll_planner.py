@@ -8,7 +8,7 @@ from bot.turns.poll_planner import PollPlanner
 
 
 def _run(planner: PollPlanner, finished_at: float) -> tuple[float, int]:
-    """Poll a run that finishes at `finished_at` s as the engine does, recording what it
+    """Poll a run that finishes at `finished_at` s as the turn machine does, recording what it
     learns; (how late the run was found, polls)."""
     elapsed, running_at, polls = 0.0, None, 0
     while True:

@@ -55,7 +55,7 @@ async def _running_turn(db: Database, conversation_openai_id: str, run_id: str) 
 
 async def _gap_to_next_poll(tmp_path: Path, oa: FakeOpenAI, answer_seconds: float) -> float:
     """Poll a running turn once, the answer taking `answer_seconds`; seconds from sending that
-    poll to the next one the engine schedules."""
+    poll to the next one the turn machine schedules."""
     url = f"sqlite:///{tmp_path / 'bridge.db'}"
     migrate(url)
     db = Database(url)
@@ -72,7 +72,7 @@ async def _gap_to_next_poll(tmp_path: Path, oa: FakeOpenAI, answer_seconds: floa
             turn_id = await _running_turn(db, conversation, run_id)
 
             view = RecordingView()  # the run is still going: nothing is delivered
-            engine = TurnMachine(
+            machine = TurnMachine(
                 TurnContext(
                     db=db,
                     backends=backends,
@@ -87,11 +87,11 @@ async def _gap_to_next_poll(tmp_path: Path, oa: FakeOpenAI, answer_seconds: floa
                 )
             )
             scheduled: list[float] = []
-            engine.schedule = lambda _turn_id, when: scheduled.append(when.timestamp())
+            machine.schedule = lambda _turn_id, when: scheduled.append(when.timestamp())
             oa.hold_answer_next("GET", POLL, answer_seconds)
             sent = utcnow().timestamp()
-            await engine.advance(turn_id)  # takes the turn up (this owner's) and polls it
-            assert len(scheduled) == 1, "not polled: the engine did not take the turn up"
+            await machine.advance(turn_id)  # takes the turn up (this owner's) and polls it
+            assert len(scheduled) == 1, "not polled: the turn machine did not take the turn up"
             assert view.delivered == [], "the run is still going"
             return scheduled[0] - sent
     finally:
