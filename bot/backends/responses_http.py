@@ -77,7 +77,7 @@ class ResponsesHttpClient:
 
 class ResponsesSdkClient:
     """The same two calls through the SDK, for a backend built without an aiohttp session.
-    The bridge always gives one; this is the reference `tests/bot/test_plain_calls.py`
+    The bridge always gives one; this is the reference `tests/bot/backends/test_responses_http.py`
     holds `ResponsesHttpClient` to (same requests, same answers, same errors)."""
 
     def __init__(self, client: AsyncOpenAI) -> None:

@@ -33,7 +33,7 @@ class PollPlanner:
         The run ended somewhere between the two polls: the middle is recorded. Recording
         the poll that saw it finished would learn the detection delay too, and, since the
         next runs are polled at what was learned, keep it (2.13 s learned for 2.0 s runs,
-        each found 0.13 s late; `tests/bot/test_polling.py`).
+        each found 0.13 s late; `tests/bot/turns/test_poll_planner.py`).
         """
         if running_at is not None and running_at < seconds:
             seconds = (running_at + seconds) / 2
