@@ -6,13 +6,11 @@ import asyncio
 import copy
 import json
 import re
-from collections.abc import Callable
-from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.faults import Fault, FaultBook
+from tests.fakes.faults import Fault
 from tests.fakes.openai_api_knobs import KnobsMixin
 from tests.fakes.openai_api_tools import ToolKnobsMixin
 from tests.fakes.openai_http import (
@@ -31,11 +29,10 @@ from tests.fakes.openai_run_json import run_json
 from tests.fakes.openai_shapes import ApiError, ApiRequest, Blob, JsonDict, Later, default_error
 from tests.fakes.openai_store import ReplyContext, Responder, Store
 from tests.fakes.openai_threads import assistant_json
-from tests.fakes.runner import ServerThread, wait_until
+from tests.fakes.server import FakeServer
 
 __all__ = ["FakeOpenAI", "Recorded", "ReplyContext", "Responder"]
 
-T = TypeVar("T")
 _NO_KEY = (
     "You didn't provide an API key. You need to provide your API key in an Authorization "
     "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
@@ -46,44 +43,19 @@ _NO_KEY = (
 MAX_BODY_BYTES = 600 * 1024 * 1024
 
 
-class FakeOpenAI(KnobsMixin, ToolKnobsMixin):
+class FakeOpenAI(FakeServer[Store], KnobsMixin, ToolKnobsMixin):
     """Conversations, background Responses, Assistants (threads/runs), Files and Models.
 
     Use `with FakeOpenAI() as oa:` and point the SDK at `oa.url + "/v1"`.
     """
 
     def __init__(self) -> None:
-        self._store = Store()
-        self._faults = FaultBook()
+        app = web.Application(client_max_size=MAX_BODY_BYTES)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        super().__init__(Store(), app, name="fake-openai")
         self._requests: list[Recorded] = []
         # Extra fields of model objects by id (e.g. shutdown_date); may be edited any time.
         self.model_extra: dict[str, JsonDict] = self._store.knobs.model_extra
-        app = web.Application(client_max_size=MAX_BODY_BYTES)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._server = ServerThread(app, name="fake-openai")
-
-    # lifecycle -------------------------------------------------------------------------
-    def start(self) -> FakeOpenAI:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> FakeOpenAI:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return self._server.url
 
     # faults ----------------------------------------------------------------------------
     def fail_next(
@@ -120,9 +92,6 @@ class FakeOpenAI(KnobsMixin, ToolKnobsMixin):
     def hold_answer_next(self, method: str, path_regex: str, seconds: float) -> None:
         """Carry out the next matching request, then wait `seconds` before answering."""
         self._faults.add(Fault(method.upper(), re.compile(path_regex), after=True, delay=seconds))
-
-    def clear_faults(self) -> None:
-        self._faults.clear()
 
     # state set-up ----------------------------------------------------------------------
     def add_assistant(
@@ -171,17 +140,8 @@ class FakeOpenAI(KnobsMixin, ToolKnobsMixin):
     def run(self, run_id: str) -> JsonDict:
         return self._read(lambda s: run_json(s.runs[run_id]))
 
-    def server_errors(self) -> list[str]:
-        """Unexpected exceptions inside the fake (should stay empty)."""
-        return self._read(lambda s: s.errors)
-
-    def wait_for(self, predicate: Callable[[], T], timeout: float = 10.0) -> T:
-        return wait_until(predicate, timeout=timeout, describe=self._dump)
-
-    def _read(self, read: Callable[[Store], T]) -> T:
-        with self._store.lock:
-            advance_all(self._store)
-            return copy.deepcopy(read(self._store))
+    def _catch_up(self) -> None:
+        advance_all(self._store)
 
     def _dump(self) -> str:
         lines = [f"{r.method} {r.path} {json.dumps(r.json)[:300]}" for r in self.requests[-30:]]
@@ -201,22 +161,12 @@ class FakeOpenAI(KnobsMixin, ToolKnobsMixin):
         )
         with self._store.lock:
             self._requests.append(recorded)
-        fault = self._faults.take(request.method, request.path)
-        if fault is not None and fault.after:
-            answer = await self._answer_or_error(request, recorded, payload, form)
-            if fault.drop:
-                if request.transport is not None:
-                    request.transport.abort()
-                return web.Response(status=204)
-            await asyncio.sleep(fault.delay)
-            return answer
-        if fault is not None and fault.drop:
-            if request.transport is not None:
-                request.transport.abort()
-            return web.Response(status=204)
-        if fault is not None:
-            return json_response(fault.status, fault.body, fault.headers)
-        return await self._answer_or_error(request, recorded, payload, form)
+        return await self._answer_with(
+            self._faults.take(request.method, request.path),
+            request,
+            lambda: self._answer_or_error(request, recorded, payload, form),
+            lambda fault: json_response(fault.status, fault.body, fault.headers),
+        )
 
     async def _answer_or_error(
         self, request: web.Request, recorded: Recorded, payload: Any, form: Form | None

@@ -7,16 +7,14 @@ import copy
 import json
 import re
 import secrets
-from collections.abc import Callable
-from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self
 
 from aiohttp import web
 
 from tests.fakes import slack_files
 from tests.fakes import slack_socket_messages as socket_messages
-from tests.fakes.faults import Fault, FaultBook
-from tests.fakes.runner import ServerThread, wait_until
+from tests.fakes.faults import Fault
+from tests.fakes.server import FakeServer
 from tests.fakes.slack_blocks import decode_params
 from tests.fakes.slack_routes import METHODS
 from tests.fakes.slack_socket import ROUTE, SocketHub, SocketMessage, ack_of
@@ -25,10 +23,8 @@ from tests.fakes.slack_ts import next_ts
 
 __all__ = ["FakeSlack", "SlackCall", "SocketMessage", "Upload"]
 
-T = TypeVar("T")
 
-
-class FakeSlack:
+class FakeSlack(FakeServer[SlackStore]):
     """Slack's Web API in memory. Use `with FakeSlack() as slack:`; SDK base_url is
     `slack.url + "/api/"`. Knob dicts (channel_errors, latency, users) may be edited any time.
     Socket Mode: apps.connections.open (app token) hands out a ws:// URL; `socket_send_*`
@@ -38,12 +34,8 @@ class FakeSlack:
     def __init__(
         self, *, bot_token: str = "xoxb-test-token", app_token: str = "xapp-test-token"
     ) -> None:
-        self._store = SlackStore(bot_token=bot_token, app_token=app_token)
-        self._socket = SocketHub(self._store)
-        self._faults = FaultBook()
-        self.channel_errors: dict[str, str] = self._store.channel_errors
-        self.latency: dict[str, float] = self._store.latency
-        self.users: dict[str, JsonDict] = self._store.users
+        store = SlackStore(bot_token=bot_token, app_token=app_token)
+        self._socket = SocketHub(store)
         app = web.Application(client_max_size=256 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
@@ -52,32 +44,17 @@ class FakeSlack:
         app.router.add_post("/response_url/{tag}", self._response_url)
         app.router.add_get(ROUTE, self._socket.handle)
         app.on_shutdown.append(self._socket.close_all)
-        self._server = ServerThread(app, name="fake-slack")
+        super().__init__(store, app, name="fake-slack")
+        self.channel_errors: dict[str, str] = store.channel_errors
+        self.latency: dict[str, float] = store.latency
+        self.users: dict[str, JsonDict] = store.users
 
-    # lifecycle -------------------------------------------------------------------------
-    def start(self) -> FakeSlack:
-        self._server.start()
+    def start(self) -> Self:
+        """Start serving; the Socket Mode URLs handed out are built on the address it got."""
+        super().start()
         with self._store.lock:
-            self._store.base_url = self._server.url
+            self._store.base_url = self.url
         return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return self._server.url
 
     @property
     def bot_token(self) -> str:
@@ -140,9 +117,6 @@ class FakeSlack:
     def hold_answer_next(self, method: str, seconds: float) -> None:
         """Carry out the next call of `method`, then wait `seconds` before answering."""
         self._faults.add(Fault("*", _method_pattern(method), after=True, delay=seconds))
-
-    def clear_faults(self) -> None:
-        self._faults.clear()
 
     # state set-up ----------------------------------------------------------------------
     def add_file(
@@ -277,17 +251,6 @@ class FakeSlack:
     def response_url_posts(self, tag: str) -> list[Any]:
         return self._read(lambda s: s.response_url_posts.get(tag, []))
 
-    def server_errors(self) -> list[str]:
-        """Unexpected exceptions inside the fake (should stay empty)."""
-        return self._read(lambda s: s.errors)
-
-    def wait_for(self, predicate: Callable[[], T], timeout: float = 10.0) -> T:
-        return wait_until(predicate, timeout=timeout, describe=self._dump)
-
-    def _read(self, read: Callable[[SlackStore], T]) -> T:
-        with self._store.lock:
-            return copy.deepcopy(read(self._store))
-
     def _dump(self) -> str:
         lines = [
             f"{c.method} {json.dumps(c.params, default=repr)[:300]}" for c in self.calls()[-30:]
@@ -304,19 +267,16 @@ class FakeSlack:
             delay = self._store.latency.get(method, 0.0)
         if delay:
             await asyncio.sleep(delay)
-        fault = self._faults.take("*", method)
-        if fault is not None and fault.after:
-            answer = self._reply(self._call(method, params, headers.get("authorization", "")))
-            if not fault.drop:
-                await asyncio.sleep(fault.delay)
-                return answer
-        if fault is not None and fault.drop:
-            if request.transport is not None:
-                request.transport.abort()
-            return web.Response(status=204)
-        if fault is not None:
-            return self._reply(fault.body, fault.status, fault.headers)
-        return self._reply(self._call(method, params, headers.get("authorization", "")))
+
+        async def answer() -> web.StreamResponse:
+            return self._reply(self._call(method, params, headers.get("authorization", "")))
+
+        return await self._answer_with(
+            self._faults.take("*", method),
+            request,
+            answer,
+            lambda fault: self._reply(fault.body, fault.status, fault.headers),
+        )
 
     def _call(self, method: str, params: dict[str, Any], authorization: str) -> JsonDict:
         args = {k: v for k, v in params.items() if k != "token"}
