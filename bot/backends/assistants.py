@@ -23,7 +23,7 @@ from bot.backends.base import (
 from bot.backends.citations import GeneratedFile, cited_file_ids, from_assistant_messages
 from bot.backends.downloads import read_capped
 from bot.errors import BackendError
-from bot.functions.registry import ToolCall, ToolOutput
+from bot.functions.calls import ToolCall, ToolOutput
 
 if TYPE_CHECKING:
     from bot.file_rules import FileKind, Purpose

@@ -13,7 +13,7 @@ import openai
 from bot.assistants import Assistant
 from bot.backends.citations import GeneratedFile
 from bot.errors import BackendError
-from bot.functions.registry import ToolCall, ToolOutput
+from bot.functions.calls import ToolCall, ToolOutput
 
 if TYPE_CHECKING:
     from bot.file_rules import FileKind, Purpose

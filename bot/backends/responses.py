@@ -31,7 +31,7 @@ from bot.backends.citations import GeneratedFile, from_response_output
 from bot.backends.downloads import read_capped
 from bot.backends.responses_http import ResponsesHttpClient, ResponsesSdkClient
 from bot.errors import BackendError
-from bot.functions.registry import ToolCall, ToolOutput
+from bot.functions.calls import ToolCall, ToolOutput
 
 if TYPE_CHECKING:
     from bot.file_rules import FileKind, Purpose

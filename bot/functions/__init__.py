@@ -1,4 +1,4 @@
-"""Python functions the model may call: the registry, the schema builder, the built-ins.
+"""Python functions the model may call: the registry, the schema builder, the calls, the built-ins.
 
 What a team's own functions import: `from bot.functions import ToolContext, tool`.
 """

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from bot.functions.registry import ToolCall, ToolOutput
+from bot.functions.calls import ToolCall, ToolOutput
 
 
 @dataclass

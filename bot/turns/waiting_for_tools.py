@@ -16,7 +16,8 @@ from datetime import timedelta
 from bot import messages
 from bot.backends import RunState, RunStatus
 from bot.errors import BackendError, TurnLost
-from bot.functions.registry import ToolCall, ToolContext, ToolOutput, run_calls
+from bot.functions.calls import ToolCall, ToolOutput, run_calls
+from bot.functions.registry import ToolContext
 from bot.turns.context import TurnContext
 from bot.turns.events import Finished, Started
 from bot.turns.held import HeldTurn
