@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import ConfigError
-from bot.functions.schema import arg_descriptions, arguments_model, clean_schema, first_paragraph
+from bot.functions.schema import arguments_model, clean_schema, read_docstring
 
 F = TypeVar("F", bound=Callable[..., Any])
 # What OpenAI accepts as a function name (both APIs).
@@ -148,8 +148,8 @@ def _build(ref: str, target: Callable[..., Any]) -> Function:
             f"function {ref!r}: cannot read its signature: {type(exc).__name__}: {exc}"
         ) from None
     context = [p for p, hint in hints.items() if hint is ToolContext and p in signature.parameters]
-    docstring = inspect.getdoc(target) or ""
-    description = str(explicit.get("description") or first_paragraph(docstring))
+    docstring = read_docstring(ref, inspect.getdoc(target) or "")
+    description = str(explicit.get("description") or docstring.description)
     model: type[BaseModel] | None = None
     if "parameters" in explicit:
         schema = explicit["parameters"]
@@ -157,7 +157,7 @@ def _build(ref: str, target: Callable[..., Any]) -> Function:
             raise ConfigError(f'function {ref!r}: openai_schema parameters need "type": "object"')
     else:
         model = arguments_model(ref, name, signature, hints, set(context))
-        schema = clean_schema(model.model_json_schema(), arg_descriptions(docstring))
+        schema = clean_schema(model.model_json_schema(), docstring.parameters)
     return Function(
         name=name,
         ref=ref,

@@ -1,23 +1,33 @@
 """The JSON schema a function offers the model, built by pydantic from its signature.
 
 Arguments are later validated by the same pydantic model, so what the model is told and what
-the bridge checks cannot disagree. Parameter descriptions come from `Field(description=…)` or a
-Google-style `Args:` section of the docstring.
+the bridge checks cannot disagree. Parameter descriptions come from `Field(description=…)` or the
+docstring (Google `Args:`, reST `:param x:`, numpydoc `Parameters`, epydoc `@param x:`), which
+docstring_parser reads.
 """
 
 from __future__ import annotations
 
 import inspect
-import re
+import logging
+from dataclasses import dataclass
 from typing import Any
 
+import docstring_parser
 from pydantic import BaseModel, ConfigDict, PydanticUserError, TypeAdapter
 from pydantic import create_model as create_pydantic_model
 
 from bot.errors import ConfigError
 
-_ARGS_HEADER = re.compile(r"^(\s*)(Args|Arguments|Parameters):\s*$")
-_ARG_LINE = re.compile(r"^(\*{0,2}\w+)\s*(\([^)]*\))?\s*:\s*(.*)$")
+log = logging.getLogger("bot.functions")
+
+
+@dataclass(frozen=True)
+class DocstringText:
+    """What the model reads of a docstring: the description and each parameter's."""
+
+    description: str
+    parameters: dict[str, str]
 
 
 def arguments_model(
@@ -78,32 +88,26 @@ def clean_schema(schema: dict[str, Any], described: dict[str, str]) -> dict[str,
     return schema
 
 
-def first_paragraph(docstring: str) -> str:
-    paragraph = docstring.strip().split("\n\n", 1)[0]
-    return " ".join(line.strip() for line in paragraph.splitlines())
+def read_docstring(ref: str, docstring: str) -> DocstringText:
+    """The first paragraph before any section (`Args:`, `Returns:`, `:param …:`, …) as the
+    description, and each parameter's text as one line. docstring_parser tries every style
+    and keeps the reading that found the most; one it cannot read gives no parameter texts."""
+    try:
+        parsed = docstring_parser.parse(docstring)
+    except docstring_parser.ParseError as exc:
+        log.warning(
+            "function %r: docstring not understood (%s); no parameter descriptions", ref, exc
+        )
+        return DocstringText(_first_paragraph(docstring), {})
+    parameters = {
+        p.arg_name.lstrip("*"): _one_line(p.description) for p in parsed.params if p.description
+    }
+    return DocstringText(_first_paragraph(parsed.description or ""), parameters)
 
 
-def arg_descriptions(docstring: str) -> dict[str, str]:
-    """Parameter descriptions from a Google-style `Args:` section (`name (type): text`)."""
-    found: dict[str, list[str]] = {}
-    lines = docstring.splitlines()
-    start = next((i for i, line in enumerate(lines) if _ARGS_HEADER.match(line)), None)
-    if start is None:
-        return {}
-    header_indent = len(lines[start]) - len(lines[start].lstrip())
-    entry_indent: int | None = None
-    current: list[str] | None = None
-    for line in lines[start + 1 :]:
-        if not line.strip():
-            continue
-        indent = len(line) - len(line.lstrip())
-        if indent <= header_indent:
-            break
-        entry_indent = indent if entry_indent is None else entry_indent
-        match = _ARG_LINE.match(line.strip())
-        if indent == entry_indent and match:
-            current = found.setdefault(match.group(1).lstrip("*"), [])
-            current.append(match.group(3).strip())
-        elif indent > entry_indent and current is not None:
-            current.append(line.strip())
-    return {name: " ".join(p for p in parts if p) for name, parts in found.items()}
+def _first_paragraph(text: str) -> str:
+    return _one_line(text.strip().split("\n\n", 1)[0])
+
+
+def _one_line(text: str) -> str:
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
