@@ -6,15 +6,13 @@ Offer them with `functions = ["bot.builtin_functions:current_time",
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
+from async_lru import alru_cache
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -26,15 +24,9 @@ USER_CACHE_SECONDS = 600.0
 UserInfo = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class _Cached:
-    expires: float
-    lookup: asyncio.Task[UserInfo | None]
-
-
-# (team, user) → users.info's `user`. A turn's several calls share one look-up, even at once:
-# the task is cached, not only its result. Failures are not kept.
-_users: dict[tuple[str, str], _Cached] = {}
+class _LookupFailed(Exception):
+    """users.info gave no user. Raised, not returned: async-lru keeps only what returns, so
+    the next call asks Slack again."""
 
 
 async def current_time(context: ToolContext) -> dict[str, str]:
@@ -106,43 +98,30 @@ async def _user_info(context: ToolContext) -> UserInfo | None:
     can't be asked."""
     if context.slack is None:
         return None
-    key = (context.team_id, context.user_id)
-    now = time.monotonic()
-    loop = asyncio.get_running_loop()
-    cached = _users.get(key)
-    # A look-up still running on another event loop (one per test) can't be awaited here.
-    if (
-        cached is None
-        or cached.expires <= now
-        or not (cached.lookup.done() or cached.lookup.get_loop() is loop)
-    ):
-        for stale in [k for k, c in _users.items() if c.expires <= now]:
-            del _users[stale]
-        entry = _Cached(now + USER_CACHE_SECONDS, loop.create_task(_fetch(context.slack, key[1])))
-        entry.lookup.add_done_callback(lambda task: _forget_failure(key, entry, task))
-        _users[key] = cached = entry
-    return await asyncio.shield(cached.lookup)
+    try:
+        return await _lookup(context.slack, context.team_id, context.user_id)
+    except _LookupFailed:
+        return None
 
 
-def _forget_failure(key: tuple[str, str], cached: _Cached, task: asyncio.Task[Any]) -> None:
-    """Failed look-ups are not kept: the next call asks Slack again."""
-    failed = task.cancelled() or task.exception() is not None or task.result() is None
-    if failed and _users.get(key) is cached:
-        del _users[key]
-
-
-async def _fetch(slack: AsyncWebClient, user_id: str) -> UserInfo | None:
+# One entry per (team, user), dropped USER_CACHE_SECONDS after it was fetched. A turn's several
+# calls share one users.info even at once: async-lru caches the look-up's task, not only its
+# result, and drops it if it raises or is cancelled. The client is not part of the key.
+@alru_cache(maxsize=None, ttl=USER_CACHE_SECONDS, key=lambda _slack, team, user: (team, user))
+async def _lookup(slack: AsyncWebClient, team_id: str, user_id: str) -> UserInfo:
     try:
         response = await slack.users_info(user=user_id)
     except SlackApiError as exc:
         error = exc.response.get("error") if exc.response is not None else None
         log.warning("users.info failed: %s", error or "unknown error")
-        return None
+        raise _LookupFailed from None
     except (aiohttp.ClientError, TimeoutError) as exc:
         log.warning("users.info failed: Slack unreachable (%s)", type(exc).__name__)
-        return None
+        raise _LookupFailed from None
     user = response.get("user")
-    return user if isinstance(user, dict) else None
+    if not isinstance(user, dict):
+        raise _LookupFailed
+    return user
 
 
 __all__ = ["USER_CACHE_SECONDS", "current_time", "who_am_i"]

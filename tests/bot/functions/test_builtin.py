@@ -1,4 +1,9 @@
-"""The built-in functions against a fake Slack: current_time, who_am_i, their users.info cache."""
+"""The built-in functions against a fake Slack: current_time, who_am_i, and their users.info cache.
+
+Each test runs its own event loop, where the bridge has one: async-lru clears its cache (and
+warns, once) when it is first called on a new loop, so what a test asks of the cache happens
+within one loop (`run_rounds`).
+"""
 
 from __future__ import annotations
 
@@ -10,17 +15,40 @@ from typing import Any
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.functions.builtin import USER_CACHE_SECONDS
 from bot.functions.calls import ToolCall, ToolOutput, run_calls
 from bot.functions.registry import ToolContext, load_functions
 from tests.fakes.slack_api import FakeSlack
+
+pytestmark = pytest.mark.filterwarnings("ignore::async_lru.AlruCacheLoopResetWarning")
+
+BUILTINS = ["bot.builtin_functions:current_time", "bot.builtin_functions:who_am_i"]
+
+
+class ShiftedClock(asyncio.SelectorEventLoop):
+    """An event loop whose clock a test moves on: timers (async-lru's TTL) fire at once."""
+
+    shift = 0.0
+
+    def time(self) -> float:
+        return super().time() + self.shift
 
 
 def builtin_calls(*names: str) -> list[ToolCall]:
     return [ToolCall(f"c{i}", name, "{}") for i, name in enumerate(names)]
 
 
-def run_builtins(slack: FakeSlack | None, user_id: str, calls: list[ToolCall]) -> list[Any]:
-    async def go() -> list[ToolOutput]:
+def run_rounds(
+    slack: FakeSlack | None,
+    user_id: str,
+    *rounds: list[ToolCall],
+    timeout: float = 10.0,
+    pause: float = 0.0,
+) -> list[list[ToolOutput]]:
+    """Run each round's calls at once, the rounds one after the other in one event loop, its
+    clock moved on `pause` seconds between rounds."""
+
+    async def go() -> list[list[ToolOutput]]:
         client = None
         if slack is not None:
             client = AsyncWebClient(token=slack.bot_token, base_url=slack.url + "/api/")
@@ -32,14 +60,29 @@ def run_builtins(slack: FakeSlack | None, user_id: str, calls: list[ToolCall]) -
             assistant="tutor",
             slack=client,
         )
-        functions = load_functions(
-            ["bot.builtin_functions:current_time", "bot.builtin_functions:who_am_i"]
-        )
-        return await run_calls(functions, calls, context, timeout=10)
+        functions = load_functions(BUILTINS)
+        outputs = []
+        for i, calls in enumerate(rounds):
+            if i and pause:
+                loop = asyncio.get_running_loop()
+                assert isinstance(loop, ShiftedClock)
+                loop.shift += pause
+                await asyncio.sleep(0)  # the loop runs the timers now due
+            outputs.append(await run_calls(functions, calls, context, timeout=timeout))
+        return outputs
 
-    outputs = asyncio.run(go())
+    with asyncio.Runner(loop_factory=ShiftedClock) as runner:
+        return runner.run(go())
+
+
+def answers(outputs: list[ToolOutput]) -> list[Any]:
     assert all(o.ok for o in outputs), outputs
     return [json.loads(o.output) for o in outputs]
+
+
+def run_builtins(slack: FakeSlack | None, user_id: str, calls: list[ToolCall]) -> list[Any]:
+    [outputs] = run_rounds(slack, user_id, calls)
+    return answers(outputs)
 
 
 def users_info_calls(slack: FakeSlack, user_id: str) -> int:
@@ -78,8 +121,10 @@ def test_current_time_falls_back_to_utc_without_a_usable_time_zone(tz: str | Non
 def test_current_time_falls_back_to_utc_when_slack_fails_and_asks_again_next_time() -> None:
     with FakeSlack() as slack:
         slack.fail_next("users.info", error="internal_error")
-        [failed] = run_builtins(slack, "U0FAILING", builtin_calls("current_time"))
-        [later] = run_builtins(slack, "U0FAILING", builtin_calls("current_time"))
+        first, second = run_rounds(
+            slack, "U0FAILING", builtin_calls("current_time"), builtin_calls("current_time")
+        )
+        [failed], [later] = answers(first), answers(second)
 
         assert users_info_calls(slack, "U0FAILING") == 2
 
@@ -135,10 +180,81 @@ def test_who_am_i_when_slack_fails_gives_the_id_and_says_why() -> None:
 
 def test_a_turns_calls_share_one_users_info() -> None:
     with FakeSlack() as slack:
-        first = run_builtins(slack, "U0CACHED", builtin_calls("current_time", "who_am_i"))
-        again = run_builtins(slack, "U0CACHED", builtin_calls("who_am_i"))
+        rounds = run_rounds(
+            slack, "U0CACHED", builtin_calls("current_time", "who_am_i"), builtin_calls("who_am_i")
+        )
+        first, again = (answers(r) for r in rounds)
 
         assert users_info_calls(slack, "U0CACHED") == 1
 
     assert first[0]["timezone"] == first[1]["timezone"] == "Europe/Berlin"
     assert again == [first[1]]
+
+
+# the users.info cache (async-lru) --------------------------------------------------------
+
+
+def test_calls_at_once_while_slack_is_slow_share_one_users_info() -> None:
+    with FakeSlack() as slack:
+        slack.latency["users.info"] = 0.3
+        slack.users["U0SLOW"] = {"tz": "Asia/Tokyo"}
+        calls = builtin_calls("current_time", "who_am_i", "current_time", "who_am_i")
+
+        [outputs] = run_rounds(slack, "U0SLOW", calls)
+
+        assert users_info_calls(slack, "U0SLOW") == 1
+    assert [a["timezone"] for a in answers(outputs)] == ["Asia/Tokyo"] * 4
+
+
+def test_a_failed_look_up_shared_at_once_is_not_kept() -> None:
+    with FakeSlack() as slack:
+        slack.latency["users.info"] = 0.2
+        slack.fail_next("users.info", error="internal_error")
+
+        failed, later = run_rounds(
+            slack,
+            "U0FLAKY",
+            builtin_calls("current_time", "who_am_i", "current_time"),
+            builtin_calls("who_am_i"),
+        )
+
+        assert users_info_calls(slack, "U0FLAKY") == 2
+    assert all("could not be asked" in a["note"] for a in answers(failed))
+    assert answers(later)[0]["real_name"] == "Test User U0FLAKY"
+
+
+def test_users_are_asked_again_once_the_cache_time_is_up() -> None:
+    with FakeSlack() as slack:
+        within = run_rounds(
+            slack,
+            "U0WITHIN",
+            builtin_calls("who_am_i"),
+            builtin_calls("who_am_i"),
+            pause=USER_CACHE_SECONDS - 1,
+        )
+        past = run_rounds(
+            slack,
+            "U0PAST",
+            builtin_calls("who_am_i"),
+            builtin_calls("who_am_i"),
+            pause=USER_CACHE_SECONDS + 1,
+        )
+
+        assert users_info_calls(slack, "U0WITHIN") == 1
+        assert users_info_calls(slack, "U0PAST") == 2
+    assert answers(within[1]) == answers(within[0])
+    assert answers(past[1]) == answers(past[0])
+
+
+def test_a_look_up_cut_off_by_the_timeout_is_not_kept() -> None:
+    with FakeSlack() as slack:
+        slack.hold_answer_next("users.info", 1.0)
+
+        cut_off, later = run_rounds(
+            slack, "U0TIMEOUT", builtin_calls("who_am_i"), builtin_calls("who_am_i"), timeout=0.5
+        )
+
+        assert users_info_calls(slack, "U0TIMEOUT") == 2
+    assert not cut_off[0].ok
+    assert "did not finish within 0.5 s" in cut_off[0].output
+    assert answers(later)[0]["real_name"] == "Test User U0TIMEOUT"
