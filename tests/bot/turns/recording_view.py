@@ -1,12 +1,20 @@
-"""A TurnView for tests of the turn machine: it records what the machine tells it."""
+"""For tests of the turn machine: a TurnView that records what the machine tells it, and
+the machine itself over one assistant, owned by "me"."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from bot.backends import RunState
+from bot.assistants import Assistant, Assistants
+from bot.backends import Backends, RunState
 from bot.slack.replies import reply_parts
+from bot.turns.context import TurnContext
 from bot.turns.events import Progress
+from bot.turns.leases import LeaseKeeper
+from bot.turns.machine import TurnMachine
+from bot.turns.poll_planner import PollPlanner
+from storage.db import Database
 from storage.models import InboundMessage, Reply, Turn
 
 
@@ -29,3 +37,27 @@ class RecordingView:
 
     def forget(self, turn_id: int) -> None:
         self.lost.append(turn_id)
+
+
+def build_machine(
+    *,
+    db: Database,
+    backends: Backends,
+    assistant: Assistant,
+    view: RecordingView,
+    lease: timedelta,
+    planner: PollPlanner,
+) -> TurnMachine:
+    """A turn machine as the bridge builds one, owned by "me", answering with `assistant`."""
+    return TurnMachine(
+        TurnContext(
+            db=db,
+            backends=backends,
+            assistants=Assistants(by_name={assistant.name: assistant}, default_name=assistant.name),
+            owner="me",
+            lease=lease,
+            keeper=LeaseKeeper(db=db, owner="me", lease=lease),
+            planner=planner,
+            view=view,
+        )
+    )

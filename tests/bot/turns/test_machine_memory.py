@@ -12,17 +12,15 @@ import pytest
 from openai import AsyncOpenAI
 from sqlalchemy import update
 
-from bot.assistants import Assistant, Assistants
+from bot.assistants import Assistant
 from bot.backends import Backends
-from bot.turns.context import TurnContext
-from bot.turns.leases import LeaseKeeper
 from bot.turns.machine import TurnMachine
 from bot.turns.poll_planner import PollPlanner
 from storage import inbox
 from storage.db import Database
 from storage.migrate import migrate
 from storage.models import Turn, utcnow
-from tests.bot.turns.recording_view import RecordingView
+from tests.bot.turns.recording_view import RecordingView, build_machine
 from tests.fakes.openai_api import FakeOpenAI
 from tests.turn_rows import dm_message
 
@@ -63,19 +61,13 @@ async def _run(
     client = AsyncOpenAI(api_key="sk-test-key", base_url=oa.url + "/v1", max_retries=0)
     try:
         async with aiohttp.ClientSession() as http:
-            machine = TurnMachine(
-                TurnContext(
-                    db=db,
-                    backends=Backends(client, http),
-                    assistants=Assistants(
-                        by_name={ASSISTANT.name: ASSISTANT}, default_name="helper"
-                    ),
-                    owner="me",
-                    lease=LEASE,
-                    keeper=LeaseKeeper(db=db, owner="me", lease=LEASE),
-                    planner=PollPlanner(base=0.05, ceiling=0.2),
-                    view=view,
-                )
+            machine = build_machine(
+                db=db,
+                backends=Backends(client, http),
+                assistant=ASSISTANT,
+                view=view,
+                lease=LEASE,
+                planner=PollPlanner(base=0.05, ceiling=0.2),
             )
             async with db.session() as session:
                 await inbox.enqueue_message(session=session, message=dm_message("U1", "1.000100"))

@@ -9,18 +9,15 @@ from pathlib import Path
 import aiohttp
 from openai import AsyncOpenAI
 
-from bot.assistants import Assistant, Assistants
+from bot.assistants import Assistant
 from bot.backends import Backends
 from bot.backends.base import UserMessage
-from bot.turns.context import TurnContext
-from bot.turns.leases import LeaseKeeper
-from bot.turns.machine import TurnMachine
 from bot.turns.poll_planner import PollPlanner
 from storage import conversations, inbox, turns
 from storage.db import Database
 from storage.migrate import migrate
 from storage.models import utcnow
-from tests.bot.turns.recording_view import RecordingView
+from tests.bot.turns.recording_view import RecordingView, build_machine
 from tests.fakes.openai_api import FakeOpenAI
 from tests.turn_rows import dm_message, open_turn_over_pending
 
@@ -72,19 +69,13 @@ async def _gap_to_next_poll(tmp_path: Path, oa: FakeOpenAI, answer_seconds: floa
             turn_id = await _running_turn(db, conversation, run_id)
 
             view = RecordingView()  # the run is still going: nothing is delivered
-            machine = TurnMachine(
-                TurnContext(
-                    db=db,
-                    backends=backends,
-                    assistants=Assistants(
-                        by_name={ASSISTANT.name: ASSISTANT}, default_name="helper"
-                    ),
-                    owner="me",
-                    lease=LEASE,
-                    keeper=LeaseKeeper(db=db, owner="me", lease=LEASE),
-                    planner=PollPlanner(base=0.25, ceiling=3.0),
-                    view=view,
-                )
+            machine = build_machine(
+                db=db,
+                backends=backends,
+                assistant=ASSISTANT,
+                view=view,
+                lease=LEASE,
+                planner=PollPlanner(base=0.25, ceiling=3.0),
             )
             scheduled: list[float] = []
             machine.schedule = lambda _turn_id, when: scheduled.append(when.timestamp())
