@@ -8,15 +8,15 @@ import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import IO, Any, TypeVar, cast
+from typing import IO, Any, Protocol, TypeVar, cast
 
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, RootTransaction, make_url
+from sqlalchemy.engine import Connection, Dialect, RootTransaction, make_url
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql import Executable
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -180,48 +180,38 @@ def _ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
     event.listen(pool, "checkout", checked_out)
 
 
+class _Connection(Protocol):
+    """What a `ConnectionSession` runs Core statements on: an AsyncConnection, or
+    `_InLoopConnection` over SQLite's synchronous one."""
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    async def execute(self, statement: Executable, parameters: Any = None) -> Any: ...
+
+
 class _InLoopConnection:
-    """AsyncConnection's `execute` over a synchronous Connection (see `InLoopSession`)."""
+    """AsyncConnection's `execute` over a synchronous Connection: runs the statement and
+    returns, never suspending (SQLite in the event loop's thread; see `ConnectionSession`)."""
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
+        self.dialect = connection.dialect
 
     async def execute(self, statement: Executable, parameters: Any = None) -> Any:
         return self._connection.execute(statement, parameters)
 
 
-class InLoopSession:
-    """AsyncSession's interface over a synchronous Connection, for SQLite only.
-
-    SQLite is a file in this process: a statement takes tens of microseconds, while the
-    async path (greenlet + aiosqlite's thread hand-off) costs about 1 ms of CPU per
-    transaction and 0.4 ms per statement. Run in the event loop's thread, a transaction
-    never yields to the loop, so no other coroutine can see it half done.
-
-    Most transactions run only Core statements (`execute`); the ORM Session, which costs
-    more to set up and commit than they do to run, is made only when one is asked for.
-    """
+class _InLoopORM:
+    """The AsyncSession methods the queries use, over a synchronous ORM Session: each call
+    runs and returns, never suspending."""
 
     def __init__(self, connection: Connection) -> None:
-        self._connection = connection
-        self._orm: Session | None = None
-
-    @property
-    def _session(self) -> Session:
-        if self._orm is None:
-            # Joins the connection's transaction; `Database.session` commits or rolls it back.
-            self._orm = Session(bind=self._connection, expire_on_commit=False)
-        return self._orm
-
-    @property
-    def bind(self) -> Connection:
-        return self._connection
+        # Joins the connection's transaction; `Database.session` commits or rolls it back.
+        self._session = Session(bind=connection, expire_on_commit=False)
 
     async def exec(self, statement: Any, **kw: Any) -> Any:
         return self._session.exec(statement, **kw)
-
-    async def connection(self) -> _InLoopConnection:
-        return _InLoopConnection(self._connection)
 
     async def get(self, entity: Any, ident: Any, **kw: Any) -> Any:
         return self._session.get(entity, ident, **kw)
@@ -238,47 +228,47 @@ class InLoopSession:
     async def refresh(self, instance: Any) -> None:
         self._session.refresh(instance)
 
-    def done(self) -> None:
-        """Write what the ORM Session still holds, before the transaction commits."""
-        if self._orm is not None:
-            self._orm.flush()
-
-    def close(self) -> None:
-        if self._orm is not None:
-            self._orm.close()
+    async def close(self) -> None:
+        self._session.close()
 
 
 class ConnectionSession:
-    """AsyncSession's interface over one AsyncConnection, for PostgreSQL.
+    """AsyncSession's interface (what the queries use of it) over one connection in a
+    transaction, or in autocommit; `async with` it flushes the ORM's writes on success and
+    closes the ORM.
 
-    Core statements (`execute`) go straight to the connection; an ORM AsyncSession joins
-    the connection's transaction only when a query asks for one. The ORM Session's
-    transaction bookkeeping (`_connection_for_bind`, state changes, its own commit) costs
-    more CPU than the statement's round trip, and most transactions run only Core
-    statements (measured: `python bench/storage_calls.py`).
+    Core statements (`storage.db.execute`) go straight to the connection. The ORM session
+    is made only when a query asks for one (`exec`, `get`, `add`, …): its set-up, its
+    transaction bookkeeping and its commit cost more CPU than the Core statements most
+    transactions consist of (`python bench/storage_calls.py`). On PostgreSQL the connection
+    is an AsyncConnection and the ORM an AsyncSession joining its transaction (or, in
+    autocommit, running each statement on its own); on SQLite they are `_InLoopConnection`
+    and `_InLoopORM`, synchronous underneath, so a transaction never suspends and no other
+    coroutine sees it half done (see `Database._in_loop`).
     """
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(
+        self, connection: _Connection, orm: Callable[[], AsyncSession | _InLoopORM]
+    ) -> None:
         self._connection = connection
-        self._orm: AsyncSession | None = None
+        self._make_orm = orm
+        self._orm: AsyncSession | _InLoopORM | None = None
 
     @property
-    def _session(self) -> AsyncSession:
+    def _session(self) -> AsyncSession | _InLoopORM:
         if self._orm is None:
-            # Joins the connection's transaction (or, in autocommit, runs each statement
-            # on its own); `Database.session` commits or rolls back the connection.
-            self._orm = AsyncSession(bind=self._connection, expire_on_commit=False)
+            self._orm = self._make_orm()
         return self._orm
 
     @property
-    def bind(self) -> AsyncConnection:
+    def bind(self) -> _Connection:
+        return self._connection
+
+    async def connection(self) -> _Connection:
         return self._connection
 
     async def exec(self, statement: Any, **kw: Any) -> Any:
         return await self._session.exec(statement, **kw)
-
-    async def connection(self) -> AsyncConnection:
-        return self._connection
 
     async def get(self, entity: Any, ident: Any, **kw: Any) -> Any:
         return await self._session.get(entity, ident, **kw)
@@ -295,13 +285,17 @@ class ConnectionSession:
     async def refresh(self, instance: Any) -> None:
         await self._session.refresh(instance)
 
-    async def done(self) -> None:
-        """Write what the ORM Session still holds, before the transaction commits."""
-        if self._orm is not None:
-            await self._orm.flush()
+    async def __aenter__(self) -> AsyncSession:
+        # What the queries are typed against: the part of it they use is above.
+        return cast(AsyncSession, self)
 
-    async def close(self) -> None:
-        if self._orm is not None:
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if self._orm is None:
+            return
+        try:
+            if exc_type is None:
+                await self._orm.flush()  # what it still holds, before the commit
+        finally:
             await self._orm.close()
 
 
@@ -309,9 +303,9 @@ async def execute(session: AsyncSession, statement: Executable, parameters: Any 
     """Run a Core statement in the session's transaction, bypassing the ORM.
 
     For the statements every turn runs: built once with bind parameters (module constants
-    in `storage.turns`, `storage.queue`, `storage.replies`), they skip statement building,
-    cache-key generation and the ORM's bulk-update bookkeeping, which together cost more
-    CPU than SQLite itself.
+    in `storage.turns`, `storage.inbox`, `storage.outbox`, `storage.finish`), they skip
+    statement building, cache-key generation and the ORM's bulk-update bookkeeping, which
+    together cost more CPU than SQLite itself.
     `parameters` is a dict, or a list of dicts for several rows.
     """
     connection = await session.connection()
@@ -319,16 +313,16 @@ async def execute(session: AsyncSession, statement: Executable, parameters: Any 
 
 
 @asynccontextmanager
-async def _on_connection(engine: AsyncEngine, *, single: bool) -> AsyncIterator[AsyncSession]:
+async def _pooled(engine: AsyncEngine, *, single: bool) -> AsyncIterator[AsyncSession]:
     """A `ConnectionSession` on a connection from `engine`'s pool: in a transaction that
     commits on success and rolls back on error, or (`single`, an autocommit engine) not."""
-    async with engine.connect() if single else engine.begin() as connection:
-        session = ConnectionSession(connection)
-        try:
-            yield cast(AsyncSession, session)
-            await session.done()
-        finally:
-            await session.close()
+    async with (
+        engine.connect() if single else engine.begin() as connection,
+        ConnectionSession(
+            connection, lambda: AsyncSession(bind=connection, expire_on_commit=False)
+        ) as session,
+    ):
+        yield session
 
 
 class Database:
@@ -354,10 +348,9 @@ class Database:
             event.listen(self._local, "connect", _sqlite_pragmas_in_loop)
             event.listen(self._local, "begin", _sqlite_begin)
 
-    @asynccontextmanager
-    async def session(
+    def session(
         self, *, single: bool = False, patience: float = SESSION_PATIENCE_SECONDS
-    ) -> AsyncIterator[AsyncSession]:
+    ) -> AbstractAsyncContextManager[AsyncSession]:
         """A session inside a transaction, committed on success, rolled back on error.
 
         `single=True`: for work that is one statement, or statements each safe on its own
@@ -367,19 +360,32 @@ class Database:
         `patience`: on SQLite, how long to wait for another connection's write lock
         before the busy error is raised.
         """
-        if not self.is_sqlite:
-            engine = self._single if single else self.engine
-            async with _on_connection(engine, single=single) as session:
-                yield session
-            return
+        if self.is_sqlite:
+            return self._in_loop(patience)
+        return _pooled(self._single if single else self.engine, single=single)
+
+    def ingest(self, *, single: bool = False) -> AbstractAsyncContextManager[AsyncSession]:
+        """Like `session`, from the pool reserved for storing Slack's requests; on SQLite it
+        waits for a held write lock only as long as the ack to Slack can wait."""
+        if self.is_sqlite:
+            return self._in_loop(INGEST_PATIENCE_SECONDS)
+        return _pooled(self._single_ingest if single else self.ingest_engine, single=single)
+
+    @asynccontextmanager
+    async def _in_loop(self, patience: float) -> AsyncIterator[AsyncSession]:
+        """A `ConnectionSession` on SQLite's in-loop connection, in its transaction.
+
+        SQLite is a file in this process: a statement takes tens of microseconds, while the
+        async path (greenlet + aiosqlite's thread hand-off) costs about 1 ms of CPU per
+        transaction and 0.4 ms per statement. So the transaction runs in the event loop's
+        thread and, once begun, never suspends: no other coroutine sees it half done.
+        """
         connection, transaction = await self._begin_in_loop(patience)
         with connection, transaction:
-            local = InLoopSession(connection)
-            try:
-                yield cast(AsyncSession, local)
-                local.done()
-            finally:
-                local.close()
+            async with ConnectionSession(
+                _InLoopConnection(connection), lambda: _InLoopORM(connection)
+            ) as session:
+                yield session
 
     async def _begin_in_loop(self, patience: float) -> tuple[Connection, RootTransaction]:
         """The in-loop connection with its transaction begun (`BEGIN IMMEDIATE`).
@@ -410,18 +416,6 @@ class Database:
                 raise
             await asyncio.sleep(pause)
             pause = min(pause * 2, _LONGEST_PAUSE_SECONDS)
-
-    @asynccontextmanager
-    async def ingest(self, *, single: bool = False) -> AsyncIterator[AsyncSession]:
-        """Like `session`, from the pool reserved for storing Slack's requests; on SQLite it
-        waits for a held write lock only as long as the ack to Slack can wait."""
-        if self.is_sqlite:
-            async with self.session(patience=INGEST_PATIENCE_SECONDS) as session:
-                yield session
-            return
-        engine = self._single_ingest if single else self.ingest_engine
-        async with _on_connection(engine, single=single) as session:
-            yield session
 
     async def store(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run `work` (idempotent statements, each safe alone) in an autocommit `ingest`

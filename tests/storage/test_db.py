@@ -150,3 +150,34 @@ def test_storing_a_message_survives_a_connection_lost_since_its_last_use(
 
     assert asyncio.run(_with_database(url, store_twice)) == [True, True]
     assert _count(db, "inbound_message") == 2
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="only SQLite's transactions run in the event loop's thread")
+def test_a_sqlite_session_runs_to_its_commit_without_yielding_to_the_loop(
+    database_url: str, db: Engine
+) -> None:
+    migrate(database_url)
+
+    async def one_transaction(bridge_db: Database) -> None:
+        async with bridge_db.session() as session:
+            await inbox.enqueue_message(session=session, message=dm_message("U1", "1.0"))  # Core
+            await inbox.remember_bot_thread(session=session, channel_id="C2", thread_ts="2.0")
+            thread = BotThread(channel_id="C1", thread_ts="1.0")
+            session.add(thread)
+            await session.flush()
+            await session.refresh(thread)
+            assert await inbox.is_bot_thread(session=session, channel_id="C2", thread_ts="2.0")
+
+    async def finishes_in_one_step(bridge_db: Database) -> bool:
+        # Driven by hand, a coroutine that never gives the loop back finishes on its first
+        # step; one that awaits something pending returns it instead.
+        transaction = one_transaction(bridge_db)
+        try:
+            transaction.send(None)
+        except StopIteration:
+            return True
+        transaction.close()
+        return False
+
+    assert asyncio.run(_with_database(database_url, finishes_in_one_step))
+    assert (_count(db, "inbound_message"), _count(db, "bot_thread")) == (1, 2)
