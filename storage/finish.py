@@ -1,9 +1,10 @@
 """Finish a turn: mark it done, move its conversation's watermark, put its reply in the outbox.
 
-All three happen together or not at all. On SQLite they are three statements in the
-session's transaction (local calls); on PostgreSQL they are one statement of data-modifying
-CTEs, which is atomic on its own and so needs no BEGIN and COMMIT: one round trip where
-the transaction took five (`python bench/storage_calls.py --database-url …`).
+What the three writes are is defined once (`_DONE`, `_WATERMARK`, `_reply_part`) and rendered
+per dialect; all three happen together or not at all. On SQLite they are three statements in
+the session's transaction (local calls); on PostgreSQL they are one statement of
+data-modifying CTEs, which is atomic on its own and so needs no BEGIN and COMMIT: one round
+trip where the transaction took five (`python bench/storage_calls.py --database-url …`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Integer,
     String,
     Text,
@@ -35,6 +37,8 @@ from storage.turns import HELD
 from storage.upsert import dialect_of, table_of
 
 _turns, _conversations, _replies = table_of(Turn), table_of(Conversation), table_of(Reply)
+
+# The turn, done, if this process still holds it.
 _DONE = (
     update(_turns)
     .where(HELD)
@@ -49,43 +53,31 @@ _DONE = (
         tool_state=None,
     )
 )
+# The conversation's watermark, if the run gave one.
 _WATERMARK = (
     update(_conversations)
-    .where(_conversations.c.id == bindparam("p_conversation_id"))
-    .values(watermark=bindparam("p_watermark"))
+    .where(
+        _conversations.c.id == bindparam("p_conversation_id"),
+        bindparam("p_watermark", type_=String).is_not(None),
+    )
+    .values(watermark=bindparam("p_watermark", type_=String))
 )
-_ADD_REPLIES = insert(_replies).returning(*_replies.c, sort_by_parameter_order=True)
-
-# The reply columns that differ between parts, and those every part of a turn shares.
-_PART_COLUMNS = ("seq", "markdown", "file_ref")
 
 
-def _finish_in_one_statement() -> Any:
-    """PostgreSQL: the three writes as one statement. The watermark and the parts are
-    written only if the turn was still held (`done` returned its row)."""
-    done = _DONE.returning(_turns.c.id).cte("done")
-    watermark = (
-        update(_conversations)
-        .where(
-            _conversations.c.id == bindparam("p_conversation_id"),
-            bindparam("p_watermark", type_=String).is_not(None),
-            exists(core_select(done.c.id)),
-        )
-        .values(watermark=bindparam("p_watermark", type_=String))
-        .cte("watermark")
-    )
-    parts = (
-        func.unnest(
-            bindparam("p_seqs", type_=ARRAY(Integer)),
-            bindparam("p_markdowns", type_=ARRAY(Text)),
-            bindparam("p_file_refs", type_=ARRAY(Text)),
-        )
-        .table_valued(*_PART_COLUMNS)
-        .render_derived(name="part")
-    )
+def _reply_part(
+    turn_id: ColumnElement[Any],
+    seq: ColumnElement[Any],
+    markdown: ColumnElement[Any],
+    file_ref: ColumnElement[Any],
+) -> dict[str, ColumnElement[Any]]:
+    """A reply part's row: its own place and content, and what every part of the turn shares
+    (pending, leased to `p_owner`, marked as being sent)."""
     now = bindparam("p_now", type_=_replies.c.created_at.type)
-    shared: dict[str, Any] = {
-        "turn_id": done.c.id,
+    return {
+        "turn_id": turn_id,
+        "seq": seq,
+        "markdown": markdown,
+        "file_ref": file_ref,
         "channel_id": bindparam("p_channel_id", type_=String),
         "thread_ts": bindparam("p_thread_ts", type_=String),
         "status": literal(ReplyStatus.PENDING),
@@ -98,10 +90,42 @@ def _finish_in_one_statement() -> Any:
         "created_at": now,
         "error": null(),
     }
-    columns = [*_PART_COLUMNS, *shared]
-    values = [parts.c[name] for name in _PART_COLUMNS] + list(shared.values())
-    rows = core_select(*values).select_from(done).join(parts, true())
-    return pg_insert(_replies).from_select(columns, rows).returning(*_replies.c).add_cte(watermark)
+
+
+# SQLite: the parts as one INSERT of several rows (one parameter set per part).
+_ADD_PARTS = (
+    insert(_replies)
+    .values(
+        _reply_part(
+            bindparam("p_turn_id"),
+            bindparam("p_seq"),
+            bindparam("p_markdown"),
+            bindparam("p_file_ref"),
+        )
+    )
+    .returning(*_replies.c)
+)
+
+
+def _finish_in_one_statement() -> Any:
+    """PostgreSQL: the three writes as one statement. The watermark and the parts are
+    written only if the turn was still held (`done` returned its row)."""
+    done = _DONE.returning(_turns.c.id).cte("done")
+    watermark = _WATERMARK.where(exists(core_select(done.c.id))).cte("watermark")
+    parts = (
+        func.unnest(
+            bindparam("p_seqs", type_=ARRAY(Integer)),
+            bindparam("p_markdowns", type_=ARRAY(Text)),
+            bindparam("p_file_refs", type_=ARRAY(Text)),
+        )
+        .table_valued("seq", "markdown", "file_ref")
+        .render_derived(name="part")
+    )
+    row = _reply_part(done.c.id, parts.c.seq, parts.c.markdown, parts.c.file_ref)
+    rows = core_select(*row.values()).select_from(done).join(parts, true())
+    return (
+        pg_insert(_replies).from_select(list(row), rows).returning(*_replies.c).add_cte(watermark)
+    )
 
 
 _FINISH_PG = _finish_in_one_statement()
@@ -130,58 +154,34 @@ async def finish_turn(
     """
     assert turn.id is not None
     now = utcnow()
-    lease_until = now + lease
-    held = {"p_turn_id": turn.id, "p_owner": owner}
-    done = {"p_outcome": outcome, "p_polls": polls, "p_now": now, "p_error": error}
-    chosen = [(part, None) for part in parts] + [("", ref) for ref in files or []]
+    finish = {
+        "p_turn_id": turn.id,
+        "p_owner": owner,
+        "p_outcome": outcome,
+        "p_polls": polls,
+        "p_now": now,
+        "p_error": error,
+        "p_conversation_id": turn.conversation_id,
+        "p_watermark": watermark,
+        "p_channel_id": turn.channel_id,
+        "p_thread_ts": turn.thread_ts,
+        "p_lease_until": now + lease,
+    }
+    contents = [(part, None) for part in parts] + [("", ref) for ref in files or []]
     if dialect_of(session) == "postgresql":
-        result = await execute(
-            session,
-            _FINISH_PG,
-            held
-            | done
-            | {
-                "p_conversation_id": turn.conversation_id,
-                "p_watermark": watermark,
-                "p_seqs": list(range(len(chosen))),
-                "p_markdowns": [markdown for markdown, _ in chosen],
-                "p_file_refs": [file_ref for _, file_ref in chosen],
-                "p_channel_id": turn.channel_id,
-                "p_thread_ts": turn.thread_ts,
-                "p_lease_until": lease_until,
-            },
-        )
-        added = sorted(result.all(), key=lambda row: row.seq)
-        return [Reply.model_validate(row._asdict()) for row in added]
-    if not (await execute(session, _DONE, held | done)).rowcount:
-        return []
-    if watermark is not None:
-        await execute(
-            session,
-            _WATERMARK,
-            {"p_conversation_id": turn.conversation_id, "p_watermark": watermark},
-        )
-    rows = [
-        {
-            "turn_id": turn.id,
-            "seq": seq,
-            "channel_id": turn.channel_id,
-            "thread_ts": turn.thread_ts,
-            "markdown": markdown,
-            "file_ref": file_ref,
-            "status": ReplyStatus.PENDING,
-            "owner": owner,
-            "lease_until": lease_until,
-            "attempts": 0,
-            "sending_at": now,
-            "next_attempt_at": now,
-            "posted_ts": None,
-            "created_at": now,
-            "error": None,
+        columns = {
+            "p_seqs": list(range(len(contents))),
+            "p_markdowns": [markdown for markdown, _ in contents],
+            "p_file_refs": [file_ref for _, file_ref in contents],
         }
-        for seq, (markdown, file_ref) in enumerate(chosen)
-    ]
-    if not rows:
-        return []
-    added = await execute(session, _ADD_REPLIES, rows)
-    return [Reply.model_validate(row._asdict()) for row in added.all()]
+        added = (await execute(session, _FINISH_PG, finish | columns)).all()
+    elif not (await execute(session, _DONE, finish)).rowcount:
+        added = []
+    else:
+        await execute(session, _WATERMARK, finish)
+        each = [
+            finish | {"p_seq": seq, "p_markdown": markdown, "p_file_ref": file_ref}
+            for seq, (markdown, file_ref) in enumerate(contents)
+        ]
+        added = (await execute(session, _ADD_PARTS, each)).all() if each else []
+    return [Reply.model_validate(row._asdict()) for row in sorted(added, key=lambda r: r.seq)]

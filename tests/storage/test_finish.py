@@ -19,7 +19,12 @@ KEY = "user:T/U1"
 
 
 async def _open_and_finish(
-    url: str, *, owner: str, watermark: str | None, files: list[str]
+    url: str,
+    *,
+    owner: str,
+    watermark: str | None,
+    files: list[str],
+    texts: tuple[str, ...] = ("first", "second"),
 ) -> tuple[list[Reply], Turn]:
     """Open a turn (held by "me") over one message, then finish it as `owner`."""
     db = Database(url)
@@ -35,7 +40,7 @@ async def _open_and_finish(
                 turn=turn,
                 owner=owner,
                 outcome="completed",
-                parts=["first", "second"],
+                parts=list(texts),
                 files=files,
                 lease=LEASE,
                 polls=3,
@@ -89,3 +94,12 @@ def test_a_turn_another_process_holds_is_left_alone(database_url: str, db: Engin
     )
     assert parts == []
     assert _state(db) == (("starting", "me", 0, None), None, 0)
+
+
+def test_a_turn_without_parts_is_finished_with_none(database_url: str, db: Engine) -> None:
+    migrate(database_url)
+    parts, _ = asyncio.run(
+        _open_and_finish(database_url, owner="me", watermark="msg_9", files=[], texts=())
+    )
+    assert parts == []
+    assert _state(db) == (("done", None, 3, "completed"), "msg_9", 0)
