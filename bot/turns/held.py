@@ -62,9 +62,6 @@ class TurnBook:
         self.held.pop(turn.id, None)
         self.open_keys.discard(turn.key)
 
-    def is_empty(self) -> bool:
-        return not (self.held or self.open_keys or self.waiting_keys or self.in_flight)
-
 
 async def claim(db: Database, *, turn_id: int, owner: str, lease: timedelta) -> HeldTurn | None:
     """Take the turn up from its rows (after a takeover, a restart or a failed step); None
