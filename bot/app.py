@@ -24,11 +24,11 @@ from bot.jobs import Jobs
 from bot.slack.client import build_client
 from bot.slack.delivery import Deliverer
 from bot.slack.identity import BotIdentity
+from bot.slack.inputs import InputBuilder
 from bot.slack.poster import SlackPoster
 from bot.slack.status import StatusBoard
 from bot.slack.view import SlackView
 from bot.turns.context import TurnContext
-from bot.turns.inputs import InputBuilder
 from bot.turns.leases import LeaseKeeper
 from bot.turns.machine import TurnMachine
 from bot.turns.poll_planner import PollPlanner

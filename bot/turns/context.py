@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING
 
 from bot.assistants import Assistant, Assistants
 from bot.backends import Backend, Backends
-from bot.turns.events import TurnView
+from bot.turns.events import TurnInputs, TurnView
 from bot.turns.held import TurnBook
-from bot.turns.inputs import InputBuilder
 from bot.turns.leases import LeaseKeeper
 from bot.turns.poll_planner import PollPlanner
 from storage.db import Database
@@ -38,7 +37,7 @@ class TurnContext:
     view: TurnView
     run_timeout: timedelta = timedelta(minutes=10)
     function_timeout: float = 30.0
-    inputs: InputBuilder | None = None
+    inputs: TurnInputs | None = None
     slack: AsyncWebClient | None = None
     book: TurnBook = field(default_factory=TurnBook)
     schedule: Schedule = field(default=lambda turn_id, when: None)

@@ -8,11 +8,13 @@ stream that drops is simply polled, as every turn is.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from bot.backends import RunState, RunStatus
+from bot.backends import Backend, RunState, RunStatus
+from bot.backends.base import UserMessage
 from bot.errors import BackendError
 from storage.models import InboundMessage, Reply, Turn
 
@@ -110,3 +112,15 @@ class TurnView(Protocol):
     def forget(self, turn_id: int) -> None:
         """Another process took the turn over: drop what is remembered of it."""
         ...
+
+
+class TurnInputs(Protocol):
+    """Builds a run's input from the turn's queued messages, moving their files (from Slack
+    to OpenAI: `bot.slack.inputs.InputBuilder`); `fence` runs before each upload."""
+
+    async def build(
+        self,
+        queued: list[InboundMessage],
+        backend: Backend,
+        fence: Callable[[], Awaitable[None]],
+    ) -> list[UserMessage]: ...
