@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
-from openai import AsyncOpenAI
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import update
 from sqlmodel import col
@@ -27,6 +26,9 @@ from bot.file_rules import SlackFile, kind_of
 from bot.slack.files import FileFetchError, download, refresh
 from storage.db import Database
 from storage.models import InboundMessage
+
+if TYPE_CHECKING:  # uploads go through bot.backends.uploads; only the type is named here
+    from openai import AsyncOpenAI
 
 log = logging.getLogger(__name__)
 
