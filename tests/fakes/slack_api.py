@@ -7,6 +7,7 @@ import copy
 import json
 import re
 import secrets
+import time
 from typing import Any, Self
 
 from aiohttp import web
@@ -14,8 +15,9 @@ from aiohttp import web
 from tests.fakes import slack_files
 from tests.fakes import slack_socket_messages as socket_messages
 from tests.fakes.faults import Fault
-from tests.fakes.server import FakeServer
+from tests.fakes.slack_api_streams import FakeSlackStreams
 from tests.fakes.slack_blocks import decode_params
+from tests.fakes.slack_rate_limits import RATELIMITED, throttle
 from tests.fakes.slack_routes import METHODS
 from tests.fakes.slack_socket import ROUTE, SocketHub, SocketMessage, ack_of
 from tests.fakes.slack_store import JsonDict, SlackCall, SlackError, SlackStore, Upload
@@ -24,9 +26,10 @@ from tests.fakes.slack_ts import next_ts
 __all__ = ["FakeSlack", "SlackCall", "SocketMessage", "Upload"]
 
 
-class FakeSlack(FakeServer[SlackStore]):
+class FakeSlack(FakeSlackStreams):
     """Slack's Web API in memory. Use `with FakeSlack() as slack:`; SDK base_url is
-    `slack.url + "/api/"`. Knob dicts (channel_errors, latency, users) may be edited any time.
+    `slack.url + "/api/"`. Knob dicts (channel_errors, latency, users) may be edited any time;
+    streams, rate limits and agent sessions: FakeSlackStreams.
     Socket Mode: apps.connections.open (app token) hands out a ws:// URL; `socket_send_*`
     push envelopes down the open connection, `socket_acks()` reads what came back.
     """
@@ -263,8 +266,14 @@ class FakeSlack(FakeServer[SlackStore]):
         params = await _read_params(request)
         headers = {k.lower(): v for k, v in request.headers.items()}
         with self._store.lock:
-            self._store.calls.append(SlackCall(method, params, headers))
+            call = SlackCall(method, params, headers)
+            self._store.calls.append(call)
             delay = self._store.latency.get(method, 0.0)
+            retry_after = throttle(self._store, method, time.monotonic())
+            if retry_after is not None:
+                self._store.throttled.append(call)
+        if retry_after is not None:
+            return self._reply(RATELIMITED, 429, {"Retry-After": retry_after})
         if delay:
             await asyncio.sleep(delay)
 

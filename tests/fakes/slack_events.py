@@ -187,6 +187,35 @@ def assistant_thread_started_event(
     }
 
 
+def agent_session_stopped_event(
+    user: str, *, channel: str, thread_ts: str, streaming_message_ts: list[str] | None = None
+) -> dict[str, Any]:
+    """The Stop button's `agent_session_stopped` (docs.slack.dev/reference/events/
+    agent_session_stopped): `streaming_message_ts` lists the app's streams Slack stopped,
+    empty when none was live; team_id is on the event_callback envelope."""
+    return {
+        "type": "agent_session_stopped",
+        "user": user,
+        "channel": channel,
+        "thread_ts": thread_ts,
+        "streaming_message_ts": list(streaming_message_ts or []),
+        "event_ts": next_ts(),
+    }
+
+
+def app_home_opened_event(
+    user: str, *, channel: str | None = None, tab: str = "messages"
+) -> dict[str, Any]:
+    """`app_home_opened`: the user opened the app's Home or (agent view) Messages tab."""
+    return {
+        "type": "app_home_opened",
+        "user": user,
+        "channel": channel or f"D0DM{user}",
+        "tab": tab,
+        "event_ts": next_ts(),
+    }
+
+
 def slash_command_form(
     command: str = "/assistant",
     text: str = "",

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from tests.fakes.slack_store import APP_ID, TEAM_ID
+from tests.fakes.slack_ts import next_ts
 
 _TEAM = {
     "id": TEAM_ID,
@@ -86,6 +87,49 @@ BLOCK_ACTIONS: dict[str, Any] = {
         }
     ],
 }
+
+
+def feedback_press(
+    message: dict[str, Any],
+    *,
+    channel: str,
+    value: str,
+    user: str = "U0USER",
+    action_id: str = "feedback",
+    block_id: str = "feedback",
+    text: str = "👍",
+) -> dict[str, Any]:
+    """A `block_actions` payload for a press on a `feedback_buttons` element of `message`
+    (a message as the fake stores it): the action carries the pressed button's `value` and
+    `text` (bolt-js FeedbackButtonsAction: type, action_id, block_id, action_ts, value, text);
+    `container` names the message, `message` is the message itself."""
+    container: dict[str, Any] = {
+        "type": "message",
+        "message_ts": message["ts"],
+        "channel_id": channel,
+        "is_ephemeral": False,
+    }
+    if message.get("thread_ts"):
+        container["thread_ts"] = message["thread_ts"]
+    return {
+        **BLOCK_ACTIONS,
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM_ID},
+        "container": container,
+        "channel": {"id": channel, "name": f"chan-{channel.lower()}"},
+        "message": message,
+        "state": {"values": {}},
+        "actions": [
+            {
+                "type": "feedback_buttons",
+                "action_id": action_id,
+                "block_id": block_id,
+                "value": value,
+                "text": {"type": "plain_text", "text": text, "emoji": True},
+                "action_ts": next_ts(),
+            }
+        ],
+    }
+
 
 VIEW_SUBMISSION: dict[str, Any] = {
     "type": "view_submission",

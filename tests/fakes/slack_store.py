@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +64,31 @@ class FileRec:
 
 
 @dataclass
+class StreamRec:
+    """One message written by chat.startStream / appendStream / stopStream: what it shows,
+    its task cards, and how it ended."""
+
+    channel: str
+    ts: str
+    thread_ts: str | None
+    recipient_user_id: str | None
+    recipient_team_id: str | None
+    started_at: float
+    last_append_at: float
+    # The shape the stream's content came in first ("markdown_text" or "chunks"): Slack
+    # answers streaming_mode_mismatch to a later call in the other shape.
+    mode: str | None = None
+    state: str = "streaming"  # streaming | stopped | expired
+    ended_by: str | None = None  # "app" (chat.stopStream), "user" (Stop button), "expiry"
+    text: str = ""  # the markdown shown so far, in order
+    tasks: dict[str, JsonDict] = field(default_factory=dict)  # task_update by id, last wins
+    plan_title: str | None = None
+    final_blocks: list[Any] | None = None
+    # (time.monotonic(), len(text)) each time the visible text changed.
+    timeline: list[tuple[float, int]] = field(default_factory=list)
+
+
+@dataclass
 class SlackStore:
     """Everything the fake remembers; mutate only while holding `lock`."""
 
@@ -81,10 +106,23 @@ class SlackStore:
     ephemerals: list[JsonDict] = field(default_factory=list)
     reactions: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
     statuses: list[JsonDict] = field(default_factory=list)
+    # agents.sessions.*: (channel, thread_ts) → {"status", "title"}.
+    sessions: dict[tuple[str, str], JsonDict] = field(default_factory=dict)
     files: dict[str, FileRec] = field(default_factory=dict)
     uploads: list[Upload] = field(default_factory=list)
     response_url_posts: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
     errors: list[str] = field(default_factory=list)
+    # Streams: by (channel, ts); knobs: channel (or "*") → the error the stream methods
+    # answer there; seconds without an append (or since the start) after which a stream ends.
+    streams: dict[tuple[str, str], StreamRec] = field(default_factory=dict)
+    stream_refusals: dict[str, str] = field(default_factory=dict)
+    stream_idle_expiry: float | None = None
+    stream_lifetime: float | None = None
+    # Rate limits: method → (calls, per seconds), per workspace (the fake has one team).
+    rate_limits: dict[str, tuple[int, float]] = field(default_factory=dict)
+    rate_log: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
+    retry_after: float | None = None  # Retry-After sent with a 429; None: as Slack computes it
+    throttled: list[SlackCall] = field(default_factory=list)
 
     def find_message(self, channel: str, ts: str) -> JsonDict | None:
         for message in self.messages.get(channel, []):
