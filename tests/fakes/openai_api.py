@@ -26,8 +26,18 @@ from tests.fakes.openai_http import (
 from tests.fakes.openai_response_json import response_json
 from tests.fakes.openai_routes import advance_all, route
 from tests.fakes.openai_run_json import run_json
-from tests.fakes.openai_shapes import ApiError, ApiRequest, Blob, JsonDict, Later, default_error
+from tests.fakes.openai_shapes import (
+    ApiError,
+    ApiRequest,
+    Blob,
+    JsonDict,
+    Later,
+    Streamed,
+    default_error,
+)
 from tests.fakes.openai_store import ReplyContext, Responder, Store
+from tests.fakes.openai_stream_http import serve_stream
+from tests.fakes.openai_stream_knobs import StreamKnobsMixin
 from tests.fakes.openai_threads import assistant_json
 from tests.fakes.server import FakeServer
 
@@ -43,7 +53,7 @@ _NO_KEY = (
 MAX_BODY_BYTES = 600 * 1024 * 1024
 
 
-class FakeOpenAI(FakeServer[Store], KnobsMixin, ToolKnobsMixin):
+class FakeOpenAI(FakeServer[Store], KnobsMixin, ToolKnobsMixin, StreamKnobsMixin):
     """Conversations, background Responses, Assistants (threads/runs), Files and Models.
 
     Use `with FakeOpenAI() as oa:` and point the SDK at `oa.url + "/v1"`.
@@ -198,7 +208,9 @@ class FakeOpenAI(FakeServer[Store], KnobsMixin, ToolKnobsMixin):
             result = handler(self._store, api_request, match)
             if isinstance(result, Blob):
                 return blob_response(result)
-            text = None if isinstance(result, Later) else json.dumps(result)
+            text = None if isinstance(result, Later | Streamed) else json.dumps(result)
+        if isinstance(result, Streamed):
+            return await serve_stream(request, self._store, result)
         if isinstance(result, Later):
             await asyncio.sleep(result.delay)
             with self._store.lock:

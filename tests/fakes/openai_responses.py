@@ -1,4 +1,5 @@
-"""Fake Responses API: create (background or blocking), retrieve, cancel, lazy completion."""
+"""Fake Responses API: create (background, blocking or streamed), retrieve, cancel, lazy
+completion."""
 
 from __future__ import annotations
 
@@ -6,26 +7,13 @@ import re
 import time
 from typing import Any
 
-from tests.fakes.openai_items import (
-    check_tool_pairs,
-    function_call_item,
-    history_of,
-    normalize_input,
-    output_message,
-    tool_outputs,
-    user_texts,
-)
-from tests.fakes.openai_response_json import response_json, usage_of
+from tests.fakes.openai_items import check_tool_pairs, history_of, normalize_input
+from tests.fakes.openai_outcome import finish_response, plan_outcome, query_of
+from tests.fakes.openai_response_json import response_json
 from tests.fakes.openai_shapes import ApiError, ApiRequest, JsonDict, Later, Result, missing, new_id
-from tests.fakes.openai_store import ACTIVE_RESPONSE, ReplyContext, ResponseRec, Store, Timed
-from tests.fakes.openai_tools import annotate_answer, hosted_items, plan_response
-
-SERVER_ERROR = {
-    "code": "server_error",
-    "message": "The server had an error processing your request. Sorry about that! You can "
-    "retry your request, or contact us through our help center at help.openai.com if you "
-    "keep seeing this error.",
-}
+from tests.fakes.openai_store import ACTIVE_RESPONSE, ResponseRec, Store, Timed
+from tests.fakes.openai_stream import advance_stream, resume_stream, start_stream
+from tests.fakes.openai_tools import hosted_items, plan_response
 
 
 def conversation_id_of(value: Any) -> str | None:
@@ -106,9 +94,13 @@ def create_response(store: Store, req: ApiRequest, _: re.Match[str]) -> Result:
         plan=plan,
         file_ids=file_ids,
     )
+    rec.plan.reasoning_summary = store.knobs.reasoning_summary_next
+    store.knobs.reasoning_summary_next = None
     store.responses[rec.id] = rec
     if conversation_id:
         store.conversations[conversation_id].items.extend(items)
+    if body.get("stream") is True:
+        return start_stream(store, rec, plan_outcome(store, rec))
     if background:
         return response_json(rec)
     return Later(rec.timing.latency, lambda: _finished_json(store, rec))
@@ -119,8 +111,11 @@ def _finished_json(store: Store, rec: ResponseRec) -> JsonDict:
     return response_json(rec)
 
 
-def retrieve_response(store: Store, _: ApiRequest, match: re.Match[str]) -> Result:
-    return response_json(_get(store, match["id"]))
+def retrieve_response(store: Store, req: ApiRequest, match: re.Match[str]) -> Result:
+    rec = _get(store, match["id"])
+    if req.query.get("stream") == "true":
+        return resume_stream(rec, store, req.query)
+    return response_json(rec)
 
 
 def cancel_response(store: Store, _: ApiRequest, match: re.Match[str]) -> Result:
@@ -145,72 +140,13 @@ def advance_response(store: Store, rec: ResponseRec) -> None:
     """Bring `rec` up to date with the clock; finishing happens once, then never changes."""
     if rec.status not in ACTIVE_RESPONSE:
         return
+    if rec.stream is not None:
+        advance_stream(store, rec)
+        return
     phase = rec.timing.phase()
     if phase != "done":
         rec.status = phase
         if phase == "in_progress":
-            rec.output = hosted_items(rec, _query(rec), done=False)
+            rec.output = hosted_items(rec, query_of(rec), done=False)
         return
-    final = (
-        rec.final_status
-        if rec.final_status in ("completed", "incomplete", "cancelled")
-        else "failed"
-    )
-    text = None
-    if final in ("completed", "incomplete") and not rec.planned_calls:
-        text = store.reply(_context(store, rec))
-        if text is None:
-            final = "failed"
-    rec.status = final
-    if final == "failed":
-        rec.error = dict(SERVER_ERROR)
-    elif final == "cancelled":
-        pass
-    elif rec.planned_calls and final == "completed":
-        rec.output = hosted_items(rec, _query(rec), done=True) + [
-            function_call_item(call) for call in rec.planned_calls
-        ]
-    elif text is not None:
-        text, annotations = annotate_answer(store, rec.plan, text)
-        message = output_message(text, status=final)
-        message["content"][0]["annotations"] = annotations
-        rec.output = [*hosted_items(rec, _query(rec), done=True), message]
-    if final == "incomplete":
-        rec.incomplete_details = {"reason": "max_output_tokens"}
-    if final in ("completed", "incomplete"):
-        rec.completed_at = time.time() if final == "completed" else None
-        rec.usage = usage_of(rec)
-    if rec.conversation_id and rec.conversation_id in store.conversations:
-        store.conversations[rec.conversation_id].items.extend(rec.output)
-
-
-def _context(store: Store, rec: ResponseRec) -> ReplyContext:
-    if rec.conversation_id:
-        done = sum(
-            1
-            for other in store.responses.values()
-            if other.conversation_id == rec.conversation_id
-            and other.status == "completed"
-            and other is not rec
-        )
-    else:
-        done = sum(1 for role, _ in rec.history if role == "assistant")
-    instructions = rec.request.get("instructions")
-    return ReplyContext(
-        model=str(rec.request.get("model")),
-        instructions=instructions if isinstance(instructions, str) else None,
-        assistant_id=None,
-        conversation_or_thread_id=rec.conversation_id,
-        user_texts=user_texts(rec.input_items),
-        history=list(rec.history),
-        tools=list(rec.request.get("tools") or []),
-        tool_outputs=tool_outputs(rec.input_items),
-        turn=done + 1,
-        turn_id=rec.id,
-        file_ids=list(rec.file_ids),
-    )
-
-
-def _query(rec: ResponseRec) -> str:
-    texts = user_texts(rec.input_items)
-    return texts[0] if texts else ""
+    finish_response(store, rec, plan_outcome(store, rec))

@@ -50,7 +50,16 @@ class Blob:
     content_type: str
 
 
-Result = JsonDict | Later | Blob
+@dataclass(frozen=True)
+class Streamed:
+    """An answer that is a server-sent event stream: the response's events after `after`."""
+
+    response_id: str
+    after: int
+    kind: str  # "create" | "resume"
+
+
+Result = JsonDict | Later | Blob | Streamed
 
 
 def new_id(prefix: str) -> str:

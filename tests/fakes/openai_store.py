@@ -6,9 +6,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tests.fakes.openai_shapes import JsonDict
+
+if TYPE_CHECKING:
+    from tests.fakes.openai_stream import StreamRec
 
 ACTIVE_RESPONSE = ("queued", "in_progress")
 ACTIVE_RUN = ("queued", "in_progress", "requires_action", "cancelling")
@@ -78,6 +81,9 @@ class TurnPlan:
     # Hosted tool name -> the id of its output item / run-step tool call (stable across polls).
     hosted_ids: dict[str, str] = field(default_factory=dict)
     container_id: str | None = None
+    # The reasoning summary the turn shows (None: no reasoning item), and the item's id.
+    reasoning_summary: str | None = None
+    reasoning_id: str = ""
 
 
 @dataclass
@@ -125,6 +131,8 @@ class ResponseRec:
     history: list[tuple[str, str]] = field(default_factory=list)
     plan: TurnPlan = field(default_factory=TurnPlan)
     file_ids: list[str] = field(default_factory=list)
+    # Set for a response created with `stream: true`: its events, sent and to come.
+    stream: StreamRec | None = None
 
 
 @dataclass
@@ -166,6 +174,29 @@ class RunRec:
 
 
 @dataclass
+class StreamCall:
+    """One stream request: a create or a resume, what it sent, and how it ended."""
+
+    kind: str  # "create" | "resume"
+    response_id: str
+    starting_after: int | None
+    sequence_numbers: list[int] = field(default_factory=list)
+    # "open", "finished" (the response's events ran out), "dropped" (a fault), "gone" (client)
+    end: str = "open"
+
+
+@dataclass
+class StreamFaults:
+    """Stream faults still to come, used up by stream requests in order."""
+
+    drop_after: int = 0  # events a stream connection sends before it is closed
+    drops_left: int | None = 0  # connections still to drop (None: every one)
+    refusals_left: int = 0  # resumes still to refuse
+    refusal_status: int = 400
+    refusal_body: JsonDict | None = None
+
+
+@dataclass
 class Knobs:
     """Behaviour tests can change at any time (read under the store lock)."""
 
@@ -183,6 +214,13 @@ class Knobs:
     api_key: str | None = None
     # Extra fields of a model object by model id, e.g. {"gpt-4o": {"shutdown_date": "…"}}.
     model_extra: dict[str, JsonDict] = field(default_factory=dict)
+    # Streamed responses (tests/fakes/openai_stream_knobs.py says what each one means).
+    stream_first_token: float | None = None
+    stream_spread: float | None = None
+    stream_deltas: int | None = None
+    stream_keepalive: float | None = None
+    stream_error_after: int | None = None
+    reasoning_summary_next: str | None = None
 
 
 @dataclass
@@ -200,6 +238,9 @@ class Store:
     containers: set[str] = field(default_factory=set)
     container_files: dict[str, ContainerFileRec] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    # Every stream request (create and resume), oldest first, and the faults still to come.
+    stream_calls: list[StreamCall] = field(default_factory=list)
+    stream_faults: StreamFaults = field(default_factory=StreamFaults)
 
     def take_planned_calls(self) -> list[JsonDict]:
         calls, self.knobs.function_calls_next = self.knobs.function_calls_next, []
