@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Any, ClassVar
 
 import aiohttp
@@ -98,6 +99,49 @@ def build_client(settings: Settings, session: aiohttp.ClientSession) -> AsyncWeb
             RateLimitRetry(max_retry_count=3),
         ],
     )
+
+
+# Stream clients made from a client (stream_client), kept while the client lives.
+_stream_clients: weakref.WeakKeyDictionary[AsyncWebClient, AsyncWebClient] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def stream_client(client: AsyncWebClient) -> AsyncWebClient:
+    """A client for a live stream's calls: `client`'s token, URL, timeout and session, but
+    none of its retry handlers. A 429 must reach the stream pacer (which pauses every
+    stream of the workspace) instead of being slept through inside one stream's call, and
+    a chat.startStream or chat.appendStream whose answer was lost must not be repeated:
+    Slack may have shown it already."""
+    found = _stream_clients.get(client)
+    if found is None:
+        found = AsyncWebClient(
+            token=client.token,
+            base_url=client.base_url,
+            timeout=client.timeout,
+            ssl=client.ssl,
+            proxy=client.proxy,
+            session=client.session,
+            retry_handlers=[],
+        )
+        _stream_clients[client] = found
+    return found
+
+
+def retry_after(exc: SlackApiError) -> float | None:
+    """The seconds a 429 asks to wait (its Retry-After header, 1 if absent); None if `exc`
+    is not a 429."""
+    response = exc.response
+    if response is None or response.status_code != 429:
+        return None
+    for name, value in (response.headers or {}).items():
+        if name.lower() == "retry-after":
+            text = value[0] if isinstance(value, list | tuple) else value
+            try:
+                return max(0.0, float(text))
+            except ValueError:
+                break
+    return 1.0
 
 
 # What apps.connections.open says when the app-level token itself is wrong.
