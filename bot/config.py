@@ -32,6 +32,13 @@ class ChannelScope(StrEnum):
     USER = "user"
 
 
+class DmScope(StrEnum):
+    """What shares one assistant conversation in a user's DM with the bot."""
+
+    USER = "user"  # one conversation per user (and assistant), whatever the thread
+    THREAD = "thread"  # each top-level DM message starts one; its Slack thread continues it
+
+
 class Settings(BaseSettings):
     """Every setting of the bridge. Only this module reads `os.environ`."""
 
@@ -52,6 +59,7 @@ class Settings(BaseSettings):
     openai_assistant_id: str = ""
     assistants_file: str = ""
     channel_scope: ChannelScope = ChannelScope.CHANNEL
+    dm_scope: DmScope = DmScope.USER
     database_url: str = "sqlite:///bridge.db"
     port: int = Field(default=3000, ge=1, le=65535)
     log_level: str = Field(default="INFO", pattern=r"^(?i:debug|info|warning|error)$")

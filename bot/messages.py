@@ -83,6 +83,13 @@ RESET_NOTHING = "There is no conversation with *{name}* {where} yet, so there is
 RESET_THREAD_SCOPE = (
     "Each Slack thread here has its own conversation: start a new thread for a fresh one."
 )
+RESET_DM_THREAD_SCOPE = (
+    "Each thread in our DM has its own conversation: send a new message (not a reply in a "
+    "thread) for a fresh one."
+)
+FEEDBACK_RECORDED = "Thanks for the feedback: your {vote} on this answer is recorded."
+FEEDBACK_CHANGED = "Changed your feedback on this answer to {vote}."
+FEEDBACK_UNCHANGED = "Your {vote} on this answer was already recorded."
 ADMINS_ONLY = "Only the workspace's bridge admins can change the assistant of a channel."
 NOT_IN_CHANNEL = (
     "I'm not in this channel yet, so mentions here don't reach me: "

@@ -15,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
 from bot.assistants import Assistants
-from bot.config import ChannelScope, Settings
+from bot.config import ChannelScope, DmScope, Settings
 from bot.keys import choice_keys
 from handlers.routing import channel_key, missing
 from storage import choices, conversations
@@ -119,6 +119,10 @@ def register(app: AsyncApp, *, db: Database, settings: Settings, assistants: Ass
     async def _reset(place: Place, _args: list[str], command: dict[str, Any]) -> str:
         if not place.is_dm and settings.channel_scope is ChannelScope.THREAD:
             return messages.RESET_THREAD_SCOPE
+        # Each DM thread is a conversation of its own, and a new top-level message starts a
+        # fresh one: as in a thread-scoped channel, there is nothing to reset.
+        if place.is_dm and settings.dm_scope is DmScope.THREAD:
+            return messages.RESET_DM_THREAD_SCOPE
         if not _may_change(place, command):
             return messages.ADMINS_ONLY
         name, _ = await chosen(place)

@@ -40,9 +40,16 @@ Hint = Callable[[Incoming, str], None]
 
 
 def register(
-    app: AsyncApp, *, db: Database, settings: Settings, on_accepted: Accepted, on_hint: Hint
+    app: AsyncApp,
+    *,
+    db: Database,
+    settings: Settings,
+    on_accepted: Accepted,
+    on_hint: Hint,
+    on_thread_started: Accepted | None = None,
 ) -> None:
-    """Attach the listeners. `on_accepted` / `on_hint` must return at once (they schedule)."""
+    """Attach the listeners. `on_accepted` / `on_hint` / `on_thread_started` (a newly stored
+    top-level DM message: an agent-view thread begins) must return at once (they schedule)."""
 
     max_bytes = int(settings.max_file_mb * 1024 * 1024)
 
@@ -99,6 +106,8 @@ def register(
         is_new = await db.store(write)
         if is_new:
             on_accepted(incoming)
+            if incoming.starts_thread and on_thread_started is not None:
+                on_thread_started(incoming)
         else:
             log.debug(
                 "message %s/%s already stored (retry or duplicate)",
@@ -126,7 +135,8 @@ def register(
         if is_incomplete(body, event):
             return
         if event.get("channel_type") == "im":
-            await store(route_direct(body, event, bot_user_id), body.get("event_id"))
+            incoming = route_direct(body, event, bot_user_id, settings.dm_scope)
+            await store(incoming, body.get("event_id"))
             return
         # A mention also arrives as `app_mention`; both map to one stored row.
         is_mention = mentions(str(event.get("text") or ""), bot_user_id)

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.config import ChannelScope
+from bot.config import ChannelScope, DmScope
 from bot.file_rules import SlackFile
 
 # Subtypes that are a person writing: answered. Every other subtype (edits, deletions,
@@ -28,6 +28,8 @@ class Incoming:
     is_mention: bool
     # The attached files, as Slack describes them (only usable entries).
     files: tuple[SlackFile, ...] = ()
+    # A top-level DM message: in the agent view each one is the root of a thread of its own.
+    starts_thread: bool = False
 
 
 def is_from_bot(event: dict[str, Any], bot_user_id: str | None) -> bool:
@@ -76,19 +78,34 @@ def team_of(body: dict[str, Any], event: dict[str, Any]) -> str:
     return str(event.get("team") or body.get("team_id") or "")
 
 
-def route_direct(body: dict[str, Any], event: dict[str, Any], bot_user_id: str | None) -> Incoming:
-    """A DM: the user's own conversation; the reply goes into the DM (its thread, if any)."""
-    team, user = team_of(body, event), str(event["user"])
+def dm_key(*, scope: DmScope, team: str, user: str, thread_ts: str) -> str:
+    if scope is DmScope.THREAD:
+        return f"dm:{team}/{user}/{thread_ts}"
+    return f"user:{team}/{user}"
+
+
+def route_direct(
+    body: dict[str, Any],
+    event: dict[str, Any],
+    bot_user_id: str | None,
+    scope: DmScope = DmScope.USER,
+) -> Incoming:
+    """A DM: the user's own conversation (DM_SCOPE=user), or the Slack thread's
+    (DM_SCOPE=thread: a top-level message starts one and its answer opens that thread)."""
+    team, user, ts = team_of(body, event), str(event["user"]), str(event["ts"])
+    thread_ts = event.get("thread_ts")
+    root = str(thread_ts or ts)
     return Incoming(
-        key=f"user:{team}/{user}",
+        key=dm_key(scope=scope, team=team, user=user, thread_ts=root),
         team_id=team,
         channel_id=str(event["channel"]),
         user_id=user,
-        ts=str(event["ts"]),
+        ts=ts,
         text=strip_mention(str(event.get("text") or ""), bot_user_id),
-        reply_thread_ts=event.get("thread_ts"),
+        reply_thread_ts=root if scope is DmScope.THREAD else thread_ts,
         is_mention=False,
         files=attached_files(event),
+        starts_thread=not thread_ts,
     )
 
 

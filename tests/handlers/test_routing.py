@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from bot.config import ChannelScope
+from bot.config import ChannelScope, DmScope
+from bot.keys import choice_keys
 from handlers.routing import (
     is_from_bot,
     is_user_message,
@@ -86,3 +87,42 @@ def test_mention_inside_a_thread_replies_in_that_thread() -> None:
     )
     assert incoming.reply_thread_ts == "5.0"
     assert incoming.key == "thread:T1/C1/5.0"
+
+
+def test_dm_scope_thread_gives_each_top_level_dm_its_own_key_and_thread() -> None:
+    top = route_direct(
+        BODY, {"user": "U1", "channel": "D1", "ts": "7.0", "text": "hi"}, None, DmScope.THREAD
+    )
+    assert (top.key, top.reply_thread_ts, top.starts_thread) == ("dm:T1/U1/7.0", "7.0", True)
+    reply = route_direct(
+        BODY,
+        {"user": "U1", "channel": "D1", "ts": "7.5", "thread_ts": "7.0", "text": "and?"},
+        None,
+        DmScope.THREAD,
+    )
+    assert (reply.key, reply.reply_thread_ts, reply.starts_thread) == ("dm:T1/U1/7.0", "7.0", False)
+
+
+def test_dm_scope_user_keeps_one_key_and_marks_only_top_level_messages_as_thread_starts() -> None:
+    top = route_direct(BODY, {"user": "U1", "channel": "D1", "ts": "7.0", "text": "hi"}, None)
+    reply = route_direct(
+        BODY, {"user": "U1", "channel": "D1", "ts": "7.5", "thread_ts": "7.0", "text": "x"}, None
+    )
+    assert (top.key, top.starts_thread) == ("user:T1/U1", True)
+    assert (reply.key, reply.starts_thread) == ("user:T1/U1", False)
+
+
+@pytest.mark.parametrize(
+    ("key", "keys"),
+    [
+        ("user:T1/U1", ["user:T1/U1"]),
+        ("dm:T1/U1/7.0", ["dm:T1/U1/7.0", "user:T1/U1"]),
+        ("channel:T1/C1", ["channel:T1/C1"]),
+        ("thread:T1/C1/5.0", ["thread:T1/C1/5.0", "channel:T1/C1"]),
+        ("member:T1/C1/U1", ["member:T1/C1/U1", "channel:T1/C1"]),
+    ],
+)
+def test_a_dm_thread_follows_the_users_choice_as_a_channel_thread_follows_the_channels(
+    key: str, keys: list[str]
+) -> None:
+    assert choice_keys(key) == keys
