@@ -99,7 +99,7 @@ def create_response(store: Store, req: ApiRequest, _: re.Match[str]) -> Result:
     store.responses[rec.id] = rec
     if conversation_id:
         store.conversations[conversation_id].items.extend(items)
-    if body.get("stream") is True:
+    if body.get("stream") is True and not store.knobs.stream_ignored:
         return start_stream(store, rec, plan_outcome(store, rec))
     if background:
         return response_json(rec)

@@ -220,6 +220,7 @@ class Knobs:
     stream_deltas: int | None = None
     stream_keepalive: float | None = None
     stream_error_after: int | None = None
+    stream_ignored: bool = False
     reasoning_summary_next: str | None = None
 
 

@@ -53,6 +53,8 @@ async def serve_stream(request: web.Request, store: Store, answer: Streamed) -> 
     position, quiet_since = answer.after + 1, time.monotonic()
     try:
         while True:
+            if drop_after is not None and len(call.sequence_numbers) >= drop_after:
+                return _drop(request, store, call)
             with store.lock:
                 rec = store.responses[answer.response_id]
                 advance_response(store, rec)

@@ -73,6 +73,18 @@ class StreamKnobsMixin:
             self._store.knobs.stream_error_after = value
 
     @property
+    def stream_ignored(self) -> bool:
+        """True: creates answer as if `stream` were not asked for (a server or proxy that
+        ignores it)."""
+        with self._store.lock:
+            return self._store.knobs.stream_ignored
+
+    @stream_ignored.setter
+    def stream_ignored(self, value: bool) -> None:
+        with self._store.lock:
+            self._store.knobs.stream_ignored = value
+
+    @property
     def reasoning_summary_next(self) -> str | None:
         """The next created response starts with a reasoning item; its summary is this text
         when the request sets `reasoning.summary` (else empty, as the real API does)."""
