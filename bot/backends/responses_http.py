@@ -1,5 +1,6 @@
 """The two calls every Responses turn makes — the background create and the status poll —
-on plain aiohttp (`ResponsesHttpClient`), or through the SDK for a backend without a session."""
+on plain aiohttp (`ResponsesHttpClient`), or through the SDK for a backend without a session;
+and on aiohttp only, the streamed create and the stream's resume."""
 
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ class ResponsesHttpClient:
     repeated blindly anyway (the engine looks for the run first).
     """
 
-    def __init__(self, client: AsyncOpenAI, http: aiohttp.ClientSession) -> None:
+    def __init__(
+        self, client: AsyncOpenAI, http: aiohttp.ClientSession, *, stream_idle: float = 30.0
+    ) -> None:
         self._http = http
         self._base = str(client.base_url).rstrip("/")
         self._headers = {
@@ -45,6 +48,12 @@ class ResponsesHttpClient:
         self._poll_timeout = aiohttp.ClientTimeout(total=30)
         # A background create answers at once; a short timeout keeps it inside the lease.
         self._create_timeout = aiohttp.ClientTimeout(total=20)
+        # A stream lasts as long as the run: no total, but `sock_read` ends one that stays
+        # silent for `stream_idle` seconds (any bytes count, keep-alive comments too).
+        self._stream_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=20, sock_read=stream_idle
+        )
+        self._stream_headers = {**self._headers, "Accept": "text/event-stream"}
 
     async def read(self, response_id: str) -> JsonDict:
         """The response's JSON, as `GET /responses/{id}` returns it."""
@@ -54,6 +63,44 @@ class ResponsesHttpClient:
     async def create(self, body: JsonDict) -> JsonDict:
         """`POST /responses` with `body` (already in wire form); the new response's JSON."""
         return await self._send("POST", f"{self._base}/responses", body, self._create_timeout)
+
+    async def create_stream(self, body: JsonDict) -> aiohttp.ClientResponse | JsonDict:
+        """`POST /responses` with `body` (`"stream": true` in it): the open event stream, or
+        the JSON a server that ignores `stream` answers with."""
+        return await self._open("POST", f"{self._base}/responses", body, None)
+
+    async def resume_stream(
+        self, response_id: str, after: int
+    ) -> aiohttp.ClientResponse | JsonDict:
+        """`GET /responses/{id}?stream=true&starting_after=N`: the events after N, open."""
+        url = f"{self._base}/responses/{quote(response_id, safe='')}"
+        query = {"stream": "true", "starting_after": str(after)}
+        return await self._open("GET", url, None, query)
+
+    async def _open(
+        self, method: str, url: str, body: JsonDict | None, query: dict[str, str] | None
+    ) -> aiohttp.ClientResponse | JsonDict:
+        """The answer, left open when it is an event stream; the caller closes it."""
+        try:
+            got = await self._http.request(
+                method,
+                url,
+                json=body,
+                params=query,
+                headers=self._stream_headers,
+                timeout=self._stream_timeout,
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise BackendError(type(exc).__name__, transient=True, code="connection") from exc
+        if got.status < 400 and got.content_type == "text/event-stream":
+            return got
+        try:
+            raw = await got.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise BackendError(type(exc).__name__, transient=True, code="connection") from exc
+        finally:
+            got.release()
+        return _decoded(got.status, raw)
 
     async def _send(
         self, method: str, url: str, body: JsonDict | None, limit: aiohttp.ClientTimeout
@@ -66,13 +113,18 @@ class ResponsesHttpClient:
                 status = got.status
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise BackendError(type(exc).__name__, transient=True, code="connection") from exc
-        try:
-            data = json.loads(raw) if raw else {}
-        except ValueError:
-            data = {}
-        if status >= 400:
-            raise classify_status(status, data, raw.decode("utf-8", "replace")[:500])
-        return data if isinstance(data, dict) else {}
+        return _decoded(status, raw)
+
+
+def _decoded(status: int, raw: bytes) -> JsonDict:
+    """An answer's JSON object; an error status as the BackendError the SDK's would be."""
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError:
+        data = {}
+    if status >= 400:
+        raise classify_status(status, data, raw.decode("utf-8", "replace")[:500])
+    return data if isinstance(data, dict) else {}
 
 
 class ResponsesSdkClient:
