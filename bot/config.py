@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     # Slack and OpenAI, so this is about throughput x API time: 100 turns/s with 0.1 s per
     # call needs about 65; the bound only keeps an overloaded process acking Slack.
     max_concurrent_steps: int = Field(default=256, ge=1, le=100_000)
+    # on: answers stream into Slack as the model writes them, where the surface allows
+    # (Responses assistants; chat.startStream/appendStream/stopStream); off: post when done.
+    streaming: bool = True
 
     @field_validator("slack_bot_token")
     @classmethod

@@ -8,6 +8,8 @@ EMPTY_MESSAGE_HINT = (
 EMPTY_ANSWER = "_The assistant finished without writing an answer. Please try rephrasing._"
 RUN_FAILED = "Sorry, the assistant ran into an error and could not answer. Please try again."
 RUN_CANCELLED = "The assistant's run was cancelled before it answered. Please ask again."
+STOPPED_MARK = "_Stopped._"
+STOPPED_BEFORE_ANSWER = "_Stopped before the assistant answered._"
 RUN_EXPIRED = "The assistant took too long and its run expired. Please ask again."
 RUN_INCOMPLETE = (
     "The answer stopped early ({reason}). Ask me to continue, or ask a shorter question."

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     bindparam,
+    case,
     exists,
     func,
     insert,
@@ -71,13 +72,16 @@ def _reply_part(
     file_ref: ColumnElement[Any],
 ) -> dict[str, ColumnElement[Any]]:
     """A reply part's row: its own place and content, and what every part of the turn shares
-    (pending, leased to `p_owner`, marked as being sent)."""
+    (pending, leased to `p_owner`, marked as being sent). The part at `p_feedback_seq` ends
+    the answer: it carries the feedback buttons of assistant `p_feedback`."""
     now = bindparam("p_now", type_=_replies.c.created_at.type)
+    ends_answer = seq == bindparam("p_feedback_seq", type_=Integer)
     return {
         "turn_id": turn_id,
         "seq": seq,
         "markdown": markdown,
         "file_ref": file_ref,
+        "feedback": case((ends_answer, bindparam("p_feedback", type_=String)), else_=null()),
         "channel_id": bindparam("p_channel_id", type_=String),
         "thread_ts": bindparam("p_thread_ts", type_=String),
         "status": literal(ReplyStatus.PENDING),
@@ -143,6 +147,7 @@ async def finish_turn(
     error: str | None = None,
     watermark: str | None = None,
     files: list[str] | None = None,
+    feedback: str | None = None,
 ) -> list[Reply]:
     """Mark the turn done and put its reply parts in the outbox, together (safe alone: may
     run in a `single` session).
@@ -150,7 +155,9 @@ async def finish_turn(
     `parts` are the text parts; `files` (JSON references of files the assistant made)
     become parts after them. The parts come back leased to `owner` for `lease`,
     marked as being sent, in order. Empty if this process no longer held the turn: then
-    whoever does will finish it.
+    whoever does will finish it. `feedback`: the assistant whose answer this is; its last
+    text part carries the feedback buttons. The parts go where the answer streamed, if it
+    did (its Slack thread), else to the turn's thread.
     """
     assert turn.id is not None
     now = utcnow()
@@ -164,7 +171,9 @@ async def finish_turn(
         "p_conversation_id": turn.conversation_id,
         "p_watermark": watermark,
         "p_channel_id": turn.channel_id,
-        "p_thread_ts": turn.thread_ts,
+        "p_thread_ts": turn.stream_thread_ts or turn.thread_ts,
+        "p_feedback": feedback,
+        "p_feedback_seq": len(parts) - 1 if feedback and parts else -1,
         "p_lease_until": now + lease,
     }
     contents = [(part, None) for part in parts] + [("", ref) for ref in files or []]

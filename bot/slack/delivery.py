@@ -7,7 +7,7 @@ import logging
 import math
 from collections.abc import Awaitable
 from datetime import UTC, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -18,10 +18,12 @@ from bot.backoff import backoff
 from bot.errors import BackendError, FileTooLarge
 from bot.file_rules import MB
 from bot.slack.client import PERMANENT_ERRORS, error_code
+from bot.slack.feedback import feedback_blocks
 from bot.slack.poster import SlackPoster
 from bot.slack.status import StatusBoard
+from bot.slack.streams import LiveAnswer, end_stream
 from bot.turns.leases import LeaseKeeper
-from storage import outbox, turns
+from storage import outbox, streams, turns
 from storage.db import Database
 from storage.models import InboundMessage, Reply, utcnow
 
@@ -73,10 +75,23 @@ class Deliverer:
         """Whether this process is delivering the turn's reply now (for tests)."""
         return turn_id in self._in_flight
 
-    async def deliver_new(self, parts: list[Reply], answered: list[InboundMessage]) -> None:
-        """Post the parts a turn just produced (leased to this process at creation)."""
+    async def deliver_new(
+        self,
+        parts: list[Reply],
+        answered: list[InboundMessage],
+        *,
+        live: LiveAnswer | None = None,
+        stream_ts: str | None = None,
+    ) -> None:
+        """Post the parts a turn just produced (leased to this process at creation). The
+        first part ends the message the answer streamed into: `live`, this process's
+        stream, or `stream_ts`, one an earlier holder of the turn started."""
         if parts:
-            await self._deliver(parts[0].turn_id, parts, answered, fresh=True)
+            await self._deliver(
+                parts[0].turn_id, parts, answered, fresh=True, live=live, stream_ts=stream_ts
+            )
+        elif live is not None:
+            await live.abort()
 
     async def deliver(self, turn_id: int) -> None:
         """Post what is left of a turn's reply: after a crash, a retry, or another process."""
@@ -85,12 +100,25 @@ class Deliverer:
                 session=session, turn_id=turn_id, owner=self.owner, lease=self.lease
             )
             answered = await turns.turn_messages(session=session, turn_id=turn_id) if parts else []
-        await self._deliver(turn_id, parts, answered, fresh=False)
+            # The answer may have streamed into a message (by a process that is gone).
+            first = parts[0].seq == 0 if parts else False
+            streamed = await streams.stream_of(session=session, turn_id=turn_id) if first else None
+        stream_ts = streamed.stream_ts if streamed is not None else None
+        await self._deliver(turn_id, parts, answered, fresh=False, stream_ts=stream_ts)
 
     async def _deliver(
-        self, turn_id: int, parts: list[Reply], answered: list[InboundMessage], *, fresh: bool
+        self,
+        turn_id: int,
+        parts: list[Reply],
+        answered: list[InboundMessage],
+        *,
+        fresh: bool,
+        live: LiveAnswer | None = None,
+        stream_ts: str | None = None,
     ) -> None:
         if not parts or turn_id in self._in_flight:
+            if live is not None:
+                await live.abort()
             return
         self._in_flight.add(turn_id)
         try:
@@ -99,8 +127,14 @@ class Deliverer:
                     # A post is not idempotent: only while this process still holds the parts.
                     if not await self.keeper.fence_parts(parts[index:]):
                         log.warning("turn %s: another process took over its reply", turn_id)
+                        if live is not None:
+                            await live.abort()
                         return
-                    if not await self._post(part, check_first=not fresh):
+                    if part.seq == 0 and (live is not None or stream_ts is not None):
+                        posted = await self._end_stream(part, live, stream_ts)
+                    else:
+                        posted = await self._post(part, check_first=not fresh)
+                    if not posted:
                         return
             if self.status is not None:
                 await self.status.clear(turn_id, channel=parts[0].channel_id, look_up=not fresh)
@@ -116,6 +150,40 @@ class Deliverer:
             if self.status is not None:
                 self.status.forget(turn_id)
 
+    async def _end_stream(self, part: Reply, live: LiveAnswer | None, ts: str | None) -> bool:
+        """The answer's first part ends the message it streamed into: what Slack shows
+        becomes exactly this part (the rest of it sent, or the message updated to it).
+        Repeating this after a crash shows the same text: nothing appears twice."""
+        assert part.id is not None
+        extra = self._extra_blocks(part)
+        try:
+            if live is not None:
+                ended = await live.finish(part.markdown, reply_id=part.id, extra_blocks=extra)
+                if ended is None:  # the stream never started: post the part as ever
+                    return await self._post(part, check_first=False)
+            else:
+                assert ts is not None
+                ended = await end_stream(
+                    self.poster.client,
+                    channel=part.channel_id,
+                    ts=ts,
+                    markdown=part.markdown,
+                    reply_id=part.id,
+                    extra_blocks=extra,
+                )
+        except SlackFailure as exc:
+            await self._failed(part, failure_code(exc))
+            return False
+        async with self.db.session(single=True) as session:
+            await outbox.mark_posted(session=session, reply_id=part.id, ts=ended)
+        return True
+
+    def _extra_blocks(self, part: Reply) -> list[dict[str, Any]]:
+        """The feedback buttons, on the part that ends an answer."""
+        if not part.feedback:
+            return []
+        return feedback_blocks(turn_id=part.turn_id, assistant=part.feedback)
+
     async def _post(self, part: Reply, *, check_first: bool) -> bool:
         """Post one part; False when the rest of the turn must wait or stop."""
         assert part.id is not None
@@ -130,6 +198,7 @@ class Deliverer:
                 thread_ts=part.thread_ts,
                 markdown=part.markdown,
                 reply_id=part.id,
+                extra_blocks=self._extra_blocks(part),
             )
         except SlackFailure as exc:
             await self._failed(part, failure_code(exc))

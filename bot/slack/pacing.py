@@ -5,6 +5,12 @@ Rate tiers (method reference pages): chat.startStream and chat.stopStream Tier 2
 minute), chat.appendStream Tier 4 (100+ a minute), chat.update Tier 3 (50+ a minute). Slack
 counts each method per workspace, so all the streams of a workspace draw on one budget: the
 more streams are live, the further apart one stream's appends go (and the larger they get).
+
+The tiers are minimums ("20+"): Slack allows more, in bursts, and says exactly when a
+workspace is over (429 with Retry-After). So by default no budget is enforced here
+(`None`), only Slack's 429 pauses, which every stream of the workspace then honours; a
+budget set per method (STREAM_STARTS_PER_MINUTE, STREAM_APPENDS_PER_MINUTE) keeps a busy
+workspace below its limit instead of learning it from 429s.
 """
 
 from __future__ import annotations
@@ -28,20 +34,23 @@ class StreamPacer:
     def __init__(
         self,
         *,
-        start_per_minute: float = 20,
-        append_per_minute: float = 100,
-        stop_per_minute: float = 20,
-        update_per_minute: float = 50,
+        start_per_minute: float | None = None,
+        append_per_minute: float | None = None,
+        stop_per_minute: float | None = None,
+        update_per_minute: float | None = None,
         window: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # `window` shorter than a minute scales the budgets with it (tests).
         per_window = window / 60.0
         self._budget = {
-            START: start_per_minute * per_window,
-            APPEND: append_per_minute * per_window,
-            STOP: stop_per_minute * per_window,
-            UPDATE: update_per_minute * per_window,
+            method: None if per_minute is None else per_minute * per_window
+            for method, per_minute in (
+                (START, start_per_minute),
+                (APPEND, append_per_minute),
+                (STOP, stop_per_minute),
+                (UPDATE, update_per_minute),
+            )
         }
         self._window = window
         self._clock = clock
@@ -58,18 +67,22 @@ class StreamPacer:
         """Count a call of `method` now, if the budget allows it; False if it does not."""
         if self.wait_time(team_id, method) > 0:
             return False
-        self._calls[(team_id, method)].append(self._clock())
+        if self._budget[method] is not None:
+            self._calls[(team_id, method)].append(self._clock())
         return True
 
     def wait_time(self, team_id: str, method: str) -> float:
         """Seconds until a call of `method` fits the workspace's budget (0: now)."""
         now = self._clock()
         key = (team_id, method)
+        wait = self._paused_until.get(key, now) - now
+        budget = self._budget[method]
+        if budget is None:
+            return max(0.0, wait)
         calls = self._calls[key]
         while calls and calls[0] <= now - self._window:
             calls.popleft()
-        wait = self._paused_until.get(key, now) - now
-        if len(calls) >= max(1, math.floor(self._budget[method])):
+        if len(calls) >= max(1, math.floor(budget)):
             wait = max(wait, calls[0] + self._window - now)
         return max(0.0, wait)
 
@@ -80,7 +93,8 @@ class StreamPacer:
         while not self.take(team_id, method):
             left = deadline - self._clock()
             if left <= 0:
-                self._calls[(team_id, method)].append(self._clock())
+                if self._budget[method] is not None:
+                    self._calls[(team_id, method)].append(self._clock())
                 return
             await asyncio.sleep(min(self.wait_time(team_id, method), left))
 
@@ -92,8 +106,11 @@ class StreamPacer:
 
     def gap(self, team_id: str) -> float:
         """Seconds between two appends of one stream, so that the workspace's live streams
-        share its append budget."""
-        return self._live[team_id] * self._window / self._budget[APPEND]
+        share its append budget (none enforced: no gap beyond the stream's own interval)."""
+        budget = self._budget[APPEND]
+        if budget is None:
+            return 0.0
+        return self._live[team_id] * self._window / budget
 
     def opened(self, team_id: str) -> None:
         """A stream of the workspace started taking appends."""

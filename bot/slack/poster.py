@@ -35,14 +35,21 @@ class SlackPoster:
         self.client = client
 
     async def post_reply(
-        self, *, channel: str, thread_ts: str | None, markdown: str, reply_id: int
+        self,
+        *,
+        channel: str,
+        thread_ts: str | None,
+        markdown: str,
+        reply_id: int,
+        extra_blocks: list[dict[str, Any]] | None = None,
     ) -> str:
-        """Post one reply part; the metadata names the part, so a post can be recognised later."""
+        """Post one reply part; the metadata names the part, so a post can be recognised later.
+        `extra_blocks` follow the text (the feedback buttons of an answer's last part)."""
         response = await self.client.chat_postMessage(
             channel=channel,
             thread_ts=thread_ts,
             text=fallback_text(markdown),
-            blocks=markdown_blocks(markdown),
+            blocks=markdown_blocks(markdown) + list(extra_blocks or ()),
             metadata={"event_type": REPLY_EVENT_TYPE, "event_payload": {"reply_id": reply_id}},
             unfurl_links=False,
             unfurl_media=False,

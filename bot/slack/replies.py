@@ -12,6 +12,11 @@ def reply_parts(state: RunState) -> list[str]:
     match state.status:
         case RunStatus.COMPLETED:
             return split_markdown(state.text) or [messages.EMPTY_ANSWER]
+        case RunStatus.CANCELLED if state.reason == "stopped":
+            # Stopped by the user: what was said so far, marked as stopped.
+            if not state.text.strip():
+                return [messages.STOPPED_BEFORE_ANSWER]
+            return split_markdown(f"{state.text.rstrip()}\n\n{messages.STOPPED_MARK}")
         case RunStatus.CANCELLED:
             return [messages.RUN_CANCELLED]
         case RunStatus.EXPIRED:

@@ -37,6 +37,8 @@ class TurnContext:
     view: TurnView
     run_timeout: timedelta = timedelta(minutes=10)
     function_timeout: float = 30.0
+    # STREAMING=on: runs are created streamed where the backend can (`bot.turns.streaming`).
+    streaming: bool = False
     inputs: TurnInputs | None = None
     slack: AsyncWebClient | None = None
     book: TurnBook = field(default_factory=TurnBook)

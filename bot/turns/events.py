@@ -9,14 +9,17 @@ stream that drops is simply polled, as every turn is.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.backends import Backend, RunState, RunStatus
 from bot.backends.base import UserMessage
 from bot.errors import BackendError
 from storage.models import InboundMessage, Reply, Turn
+
+if TYPE_CHECKING:
+    from bot.backends.streams import RunStream, ToolStep
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,9 @@ class Started:
 
     run_id: str
     first_poll: datetime
+    # The run's events as they happen, when it was created streamed: fed to the turn as
+    # they come (`TurnMachine.follow`); the polls wait while the stream flows.
+    stream: RunStream | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -37,12 +43,14 @@ class Unfinished:
 
 @dataclass(frozen=True)
 class Progress:
-    """The run goes on: what it is doing (`activity`, "running code") and/or new answer text.
-    `next_poll`: when a polling source looks next (None for a pushed event)."""
+    """The run goes on: what it is doing (`activity`, "running code"; `step`, the same as
+    a streamed step with its status) and/or new answer text. `next_poll`: when a polling
+    source looks next (None for a pushed event)."""
 
     activity: str | None = None
     text: str = ""
     next_poll: datetime | None = None
+    step: ToolStep | None = None
 
 
 @dataclass(frozen=True)
@@ -101,11 +109,13 @@ class TurnView(Protocol):
         """The parts to post for a finished run (its answer, or a clear notice)."""
         ...
 
-    async def progress(self, turn: Turn, event: Progress) -> None:
-        """The run is doing something worth showing."""
+    async def progress(self, turn: Turn, event: Progress, asked: list[InboundMessage]) -> None:
+        """The run is doing something worth showing (`asked`: the turn's messages)."""
         ...
 
-    async def finished(self, parts: list[Reply], answered: list[InboundMessage]) -> None:
+    async def finished(
+        self, turn: Turn, parts: list[Reply], answered: list[InboundMessage]
+    ) -> None:
         """The turn's reply is in the outbox: deliver it."""
         ...
 

@@ -6,7 +6,7 @@ import json
 import logging
 from dataclasses import asdict
 
-from bot.backends import RunState
+from bot.backends import RunState, RunStatus
 from bot.turns.context import TurnContext
 from bot.turns.held import HeldTurn
 from storage import finish
@@ -15,7 +15,9 @@ from storage.models import Reply
 log = logging.getLogger("bot.engine")
 
 # Outcomes recorded by their reason rather than the run's status.
-_OUTCOME_REASONS = ("timeout", "tool_rounds", "bad_input")
+_OUTCOME_REASONS = ("timeout", "tool_rounds", "bad_input", "stopped")
+# What gets feedback buttons: an answer (also one cut short or stopped), not a notice.
+_ANSWERS = (RunStatus.COMPLETED, RunStatus.INCOMPLETE, RunStatus.CANCELLED)
 
 
 class Finishing:
@@ -43,6 +45,7 @@ class Finishing:
                 polls=held.polls,
                 error=state.reason,
                 watermark=state.watermark,
+                feedback=self._feedback(state, notice, held),
             )
         if outbox:
             log.info(
@@ -53,3 +56,9 @@ class Finishing:
                 len(files),
             )
         return outbox
+
+    def _feedback(self, state: RunState, notice: str | None, held: HeldTurn) -> str | None:
+        """The assistant whose answer this is, if the reply is an answer (with text)."""
+        if notice is not None or state.status not in _ANSWERS or not state.text.strip():
+            return None
+        return self.ctx.assistant_for(held.conversation).name

@@ -29,6 +29,12 @@ class HeldTurn:
     activity: str | None = None
     # Seconds after the run's start at which a poll last saw it running (this process).
     running_at: float | None = None
+    # The run's event stream while this process reads it (polls wait meanwhile), and the
+    # answer text it brought so far (what a Stop keeps).
+    streaming: bool = False
+    streamed_text: str = ""
+    # Someone pressed Stop (in this process): no further tool round is started.
+    stop_requested: bool = False
 
     @property
     def id(self) -> int:

@@ -16,6 +16,7 @@ from bot.errors import BackendError, TurnLost
 from bot.turns.context import TurnContext
 from bot.turns.events import Failed, RunEvent, Started, Unfinished, event_of
 from bot.turns.held import HeldTurn
+from bot.turns.streaming import STREAM_WATCH, streaming_backend
 from storage import conversations, turns
 from storage.models import Conversation, utcnow
 
@@ -77,12 +78,23 @@ class Starting:
         return await self.ctx.inputs.build(held.messages, backend, fence)
 
     async def create_run(self, held: HeldTurn, inputs: list[UserMessage]) -> Started:
-        """Add the messages and start the assistant on them (not idempotent)."""
+        """Add the messages and start the assistant on them (not idempotent); streamed
+        where the backend can, its stream handed on with the start."""
         conversation = held.conversation
         assistant = self.ctx.assistant_for(conversation)
-        run_id = await self.ctx.backend_for(conversation).start_run(
-            conversation_id=conversation.openai_id or "", assistant=assistant, messages=inputs
-        )
+        streamer = streaming_backend(self.ctx, conversation)
+        if streamer is not None:
+            created = await streamer.start_run_streamed(
+                conversation_id=conversation.openai_id or "", assistant=assistant, messages=inputs
+            )
+            if not isinstance(created, str):
+                log.info("turn %s started run %s, streamed", held.id, created.run_id)
+                return Started(created.run_id, first_poll=utcnow() + STREAM_WATCH, stream=created)
+            run_id = created  # the server answered without a stream: polled
+        else:
+            run_id = await self.ctx.backend_for(conversation).start_run(
+                conversation_id=conversation.openai_id or "", assistant=assistant, messages=inputs
+            )
         log.info("turn %s started run %s on %s", held.id, run_id, conversation.openai_id)
         delay = self.ctx.planner.next_delay(assistant.name, 0.0)
         return Started(run_id, first_poll=utcnow() + timedelta(seconds=delay))

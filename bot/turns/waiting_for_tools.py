@@ -21,6 +21,7 @@ from bot.functions.registry import ToolContext
 from bot.turns.context import TurnContext
 from bot.turns.events import Finished, Started
 from bot.turns.held import HeldTurn
+from bot.turns.streaming import STREAM_WATCH, streaming_backend
 from bot.turns.tool_round import ToolState
 from storage import turns
 from storage.models import TurnStatus, utcnow
@@ -101,12 +102,25 @@ class WaitingForTools:
         tool_state = held.tool_state
         assert tool_state is not None
         ctx = self.ctx
-        run_id = await ctx.backend_for(held.conversation).submit_tool_outputs(
-            conversation_id=held.conversation.openai_id or "",
-            run_id=tool_state.run_id,
-            assistant=ctx.assistant_for(held.conversation),
-            outputs=tool_state.ordered_outputs(),
-        )
+        streamer = streaming_backend(ctx, held.conversation)
+        if streamer is not None:
+            created = await streamer.submit_tool_outputs_streamed(
+                conversation_id=held.conversation.openai_id or "",
+                run_id=tool_state.run_id,
+                assistant=ctx.assistant_for(held.conversation),
+                outputs=tool_state.ordered_outputs(),
+            )
+            if not isinstance(created, str):
+                log.info("turn %s: tool outputs sent; run %s streams on", held.id, created.run_id)
+                return Started(created.run_id, first_poll=utcnow() + STREAM_WATCH, stream=created)
+            run_id = created
+        else:
+            run_id = await ctx.backend_for(held.conversation).submit_tool_outputs(
+                conversation_id=held.conversation.openai_id or "",
+                run_id=tool_state.run_id,
+                assistant=ctx.assistant_for(held.conversation),
+                outputs=tool_state.ordered_outputs(),
+            )
         log.info("turn %s: tool outputs sent; run %s goes on", held.id, run_id)
         return Started(run_id, first_poll=utcnow() + timedelta(seconds=ctx.planner.base))
 

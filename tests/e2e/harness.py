@@ -137,6 +137,10 @@ def base_env(*, slack_url: str, openai_url: str, database_url: str) -> dict[str,
         "LEASE_SECONDS": "3",
         # A function call may not outlast the lease (bot/config.py refuses it otherwise).
         "FUNCTION_TIMEOUT_SECONDS": "3",
+        # Answers are posted when done (the path of Assistants turns, STREAMING=off and
+        # surfaces that refuse streams), which most tests read; the streaming tests
+        # (tests/e2e/test_streaming*.py) and the ones run both ways set STREAMING=on.
+        "STREAMING": "off",
     }
 
 

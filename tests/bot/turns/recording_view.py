@@ -29,10 +29,12 @@ class RecordingView:
     def reply(self, state: RunState) -> list[str]:
         return reply_parts(state)
 
-    async def progress(self, turn: Turn, event: Progress) -> None:
+    async def progress(self, turn: Turn, event: Progress, asked: list[InboundMessage]) -> None:
         self.progress_seen.append((turn.id, event))
 
-    async def finished(self, parts: list[Reply], answered: list[InboundMessage]) -> None:
+    async def finished(
+        self, turn: Turn, parts: list[Reply], answered: list[InboundMessage]
+    ) -> None:
         self.delivered.append(parts)
 
     def forget(self, turn_id: int) -> None:
