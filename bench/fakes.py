@@ -34,14 +34,31 @@ class Post:
         return match.group(1) if match else None
 
 
+@dataclass(frozen=True, slots=True)
+class StreamTimes:
+    """A streamed answer: when its stream started (its first text became visible) and the
+    response it answers (known once its final text, which names it, is shown)."""
+
+    started: float
+    response_id: str | None = None
+
+
+_STREAM_ENDS = ("chat.stopStream", "chat.update")
+
+
 class TimedSlack(FakeSlack):
     """FakeSlack that also notes the arrival time (perf_counter) of every reply post, and
-    answers every Web API call `api_latency` seconds late (the network and Slack's own time)."""
+    answers every Web API call `api_latency` seconds late (the network and Slack's own time).
+
+    A streamed answer counts as posted when its message first shows the whole answer (the
+    stop that carries its last text, or the update that ends it): one Post per message.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self._lock = threading.Lock()
         self._posts: list[Post] = []
+        self._streams: dict[tuple[str, str], StreamTimes] = {}
         self.api_latency = 0.0
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
@@ -58,7 +75,32 @@ class TimedSlack(FakeSlack):
             texts += [str(b.get("text") or "") for b in message.get("blocks") or []]
             with self._lock:
                 self._posts.append(Post(at, str(result.get("channel")), "\n".join(texts)))
+        elif method == "chat.startStream" and result.get("ok"):
+            with self._lock:
+                key = (str(result.get("channel")), str(result.get("ts")))
+                self._streams[key] = StreamTimes(time.perf_counter())
+        elif method in _STREAM_ENDS and result.get("ok"):
+            self._stream_ended(str(params.get("channel")), str(params.get("ts")))
         return result
+
+    def _stream_ended(self, channel: str, ts: str) -> None:
+        at = time.perf_counter()
+        with self._lock:
+            times = self._streams.get((channel, ts))
+        if times is None or times.response_id is not None:
+            return  # not a stream, or its answer was already counted
+        text = self.visible_text(channel, ts)
+        match = RESPONSE_ID.search(text)
+        if match is None:
+            return  # stopped before its last text: the update that follows ends it
+        with self._lock:
+            self._streams[(channel, ts)] = StreamTimes(times.started, match.group(1))
+            self._posts.append(Post(at, channel, text))
+
+    def stream_starts(self) -> dict[str, float]:
+        """Response id -> when its answer's stream started, for streams that ended."""
+        with self._lock:
+            return {t.response_id: t.started for t in self._streams.values() if t.response_id}
 
     def __enter__(self) -> TimedSlack:
         self.start()
@@ -106,6 +148,7 @@ class TimedOpenAI(FakeOpenAI):
                 response_id = str(json.loads(response.text)["id"])
                 with self._lock:
                     self.created_at[response_id] = arrived
+
         elif request.method == "GET" and (match := _RESPONSE_PATH.match(request.path)):
             with self._lock:
                 self.polled_at[match.group(1)].append(arrived)
@@ -117,5 +160,11 @@ class TimedOpenAI(FakeOpenAI):
             return {key: list(value) for key, value in self.inputs.items()}
 
     def timings(self) -> tuple[dict[str, float], dict[str, list[float]]]:
+        """Response id -> when it was created; -> when it was polled (perf_counter)."""
+        with self._store.lock:
+            # A streamed create is answered only when its stream ends: its creation time is
+            # the fake's own (time.monotonic, the clock perf_counter reads on Linux).
+            started = {rid: rec.timing.started for rid, rec in self._store.responses.items()}
         with self._lock:
-            return dict(self.created_at), {k: list(v) for k, v in self.polled_at.items()}
+            created = started | dict(self.created_at)
+            return created, {k: list(v) for k, v in self.polled_at.items()}

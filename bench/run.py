@@ -32,6 +32,7 @@ from bench.report import (
     timeline,
     turn_times,
 )
+from bench.streaming import stream_rows
 from bench.traffic import Message, build_messages, send_all
 from tests.e2e.harness import BridgeProcess, base_env
 
@@ -42,8 +43,11 @@ TARGETS = {
     "overhead_p99_ms": 500.0,
     "polls_mean": 6.0,
     "peak_rss_mb": 200.0,
+    "peak_rss_stream_mb": 250.0,
 }
 QUICK = {"users": 30, "rate": 10.0, "duration": 5.0}
+# --stream: the model's first token comes this long after the response is created.
+STREAM_FIRST_TOKEN = 0.5
 FULL = {"users": 300, "rate": 100.0, "duration": 30.0}
 
 
@@ -72,6 +76,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--keep-log", type=Path, help="copy the bridge's log to this file")
     parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="STREAMING=on: the model waits 0.5 s, then streams its answer over the rest of "
+        "--latency; adds first/final text latencies and Slack calls per answer",
+    )
+    parser.add_argument(
+        "--append-limit",
+        type=int,
+        help="with --stream: the fake Slack answers chat.appendStream 429 past this many "
+        "calls a minute in the workspace (Slack's Tier 4 is 100+)",
+    )
+    parser.add_argument(
         "--cold",
         action="store_true",
         help="a cold burst, as users meet it after each deploy: no warm-up, and every DM from "
@@ -90,6 +106,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if args.latency < 0 or args.api_latency < 0:
         parser.error("--latency and --api-latency must not be negative")
     return args
+
+
+def mode_of(args: argparse.Namespace) -> str:
+    """The run's mode, for the header: " (cold burst)", " (streaming, appends ≤ N/min)"."""
+    modes = ["cold burst"] if args.cold else []
+    if args.stream:
+        modes.append("streaming")
+    if args.append_limit:
+        modes.append(f"appends ≤ {args.append_limit}/min")
+    return f" ({', '.join(modes)})" if modes else ""
 
 
 def code_fingerprint() -> str:
@@ -159,6 +185,11 @@ def run(args: argparse.Namespace) -> int:
     ):
         openai.latency = args.latency
         slack.api_latency = openai.api_latency = args.api_latency
+        if args.stream:
+            openai.stream_first_token = STREAM_FIRST_TOKEN
+            openai.stream_spread = max(0.0, args.latency - STREAM_FIRST_TOKEN)
+        if args.append_limit:
+            slack.rate_limits["chat.appendStream"] = (args.append_limit, 60.0)
         env = base_env(
             slack_url=slack.url + "/api/",
             openai_url=openai.url + "/v1",
@@ -166,6 +197,7 @@ def run(args: argparse.Namespace) -> int:
         )
         env.pop("LEASE_SECONDS", None)  # the e2e harness shortens it for take-over tests
         env["LOG_LEVEL"] = "WARNING"
+        env["STREAMING"] = "on" if args.stream else "off"
         bridge = BridgeProcess(workdir=Path(tmp), env=env)
         phases = Phases()
         print(f"starting the bridge ({database_name}; code {fingerprint}) ...", flush=True)
@@ -186,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
         if args.keep_log:
             args.keep_log.write_text(log)
         header = (
-            f"Bridge load benchmark{' (cold burst)' if args.cold else ''}: "
+            f"Bridge load benchmark{mode_of(args)}: "
             f"{args.users} users, {args.rate:g} events/s, "
             f"{args.duration:g} s, model latency {args.latency:g} s, "
             f"API latency {args.api_latency:g} s, {database_name}\n"
@@ -304,7 +336,12 @@ def _report(
         ),
         Row("status polls per turn p50", polls_summary["p50"], ""),
         Row("status polls per turn max", polls_summary["max"], ""),
-        Row("peak RSS (bridge + children)", sampler.peak_rss / MB, "MB", TARGETS["peak_rss_mb"]),
+        Row(
+            "peak RSS (bridge + children)",
+            sampler.peak_rss / MB,
+            "MB",
+            TARGETS["peak_rss_stream_mb" if args.stream else "peak_rss_mb"],
+        ),
         Row("RSS before the load (info)", phases.baseline_rss / MB, "MB"),
         Row("bridge CPU, first send to last ack", 100 * phases.bridge_cpu / window, "%"),
         Row("bench process CPU, same window", 100 * phases.own_cpu / window, "%"),
@@ -318,6 +355,17 @@ def _report(
         Row("all answered after last ack", phases.drained - phases.acks_done, "s"),
         Row("shutdown after SIGTERM", phases.shutdown_seconds, "s"),
     ]
+    if args.stream:
+        rows += stream_rows(
+            stream_starts=slack.stream_starts(),
+            created_at=created_at,
+            posts=posts,
+            first_token=STREAM_FIRST_TOKEN,
+            latency=args.latency,
+            polls=polls,
+            slack_calls=slack_calls,
+            measured=set(measured),
+        )
     failed = [row.name for row in rows if row.passed is False]
     if phases.exit_code != 0:
         failed.append(f"bridge exit code {phases.exit_code}")

@@ -254,6 +254,7 @@ class TurnMachine:
         self._release(held.turn)
         if not outbox:
             log.warning("turn %s was taken over by another process", held.id)
+            self.ctx.view.forget(held.id)  # its answer is the new holder's to end
             return
         # Messages that arrived during the run waited for this turn to end: their turn
         # starts while this reply is posted, not after (each part and reaction is a Slack

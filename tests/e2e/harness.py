@@ -90,6 +90,16 @@ class BridgeProcess:
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout=timeout)
 
+    def freeze(self) -> None:
+        """SIGSTOP: the process stops where it is (a stalled dyno); its leases run out."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT: a frozen process goes on from where it stopped."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         """SIGKILL: the process dies at whatever line it is on."""
         if self.proc is not None and self.proc.poll() is None:

@@ -3,7 +3,11 @@ bridge, the fake OpenAI streaming a background response, the fake Slack keeping 
 
 from __future__ import annotations
 
+import pytest
+
+from tests.conftest import ON_POSTGRES
 from tests.e2e.conftest import StartBridge
+from tests.e2e.harness import BridgeProcess
 from tests.e2e.replies import answers
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
@@ -22,6 +26,13 @@ def ended_stream(slack: FakeSlack, channel: str, count: int = 1) -> list[StreamR
         return streams if len(done) >= count else []
 
     return slack.wait_for(ended)
+
+
+def settle_streamed(bridge: BridgeProcess, slack: FakeSlack) -> None:
+    """Answer a sentinel DM end to end (streamed): what was to happen before has happened."""
+    sentinel = dm_event("U99", "sentinel")
+    assert bridge.send(event_callback(sentinel))[0] == 200
+    ended_stream(slack, sentinel["channel"])
 
 
 def stream_answer(openai: FakeOpenAI, text: str, *, first: float, spread: float) -> None:
@@ -220,3 +231,39 @@ def test_stop_pressed_by_someone_else_in_a_channel_changes_nothing(
     [stream] = slack.streams("C1")
     slack.wait_for(lambda: slack.visible_text("C1", stream.ts) == text)
     assert openai.calls("POST", r"^/v1/responses/[^/]+/cancel$") == []
+
+
+def test_a_refused_resume_falls_back_to_polls_and_still_ends_the_stream_once(
+    start_bridge: StartBridge, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    stream_answer(openai, LONG, first=0.2, spread=1.5)
+    openai.drop_streams_after(10, times=None)
+    openai.refuse_resumes(1)
+    bridge = start_bridge(STREAMING="on")
+    event = dm_event("U1", "then the stream is gone")
+    bridge.send(event_callback(event))
+    [stream] = slack.wait_for(lambda: slack.streams(event["channel"]))
+    slack.wait_for(lambda: slack.visible_text(event["channel"], stream.ts) == LONG, timeout=20)
+    assert openai.calls("GET", r"^/v1/responses/[^/]+$"), "the polls took over"
+    assert len(slack.streams(event["channel"])) == 1 and answers(slack, event["channel"]) == []
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="two processes share a database only on PostgreSQL")
+def test_a_takeover_mid_stream_ends_the_same_message_and_the_old_holder_adds_nothing(
+    start_bridge: StartBridge, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    stream_answer(openai, LONG, first=0.2, spread=6.0)
+    holder = start_bridge(STREAMING="on")
+    event = dm_event("U1", "who ends this?")
+    holder.send(event_callback(event))
+    [stream] = slack.wait_for(lambda: [s for s in slack.streams(event["channel"]) if s.text])
+    start_bridge(STREAMING="on")
+    holder.freeze()  # its lease runs out (LEASE_SECONDS=3): the other process takes over
+    try:
+        slack.wait_for(lambda: slack.visible_text(event["channel"], stream.ts) == LONG, timeout=30)
+    finally:
+        holder.thaw()
+    settle_streamed(holder, slack)
+    assert slack.visible_text(event["channel"], stream.ts) == LONG
+    assert len(slack.streams(event["channel"])) == 1 and answers(slack, event["channel"]) == []
+    assert len(openai.responses_created()) == 2  # this turn's, and the sentinel's

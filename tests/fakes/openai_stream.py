@@ -84,8 +84,20 @@ def start_stream(store: Store, rec: ResponseRec, outcome: Outcome) -> Streamed:
 
 
 def _spread(events: list[JsonDict], begin: float, end: float) -> list[Scheduled]:
-    last = max(1, len(events) - 1)
-    return [Scheduled(begin + (end - begin) * i / last, e) for i, e in enumerate(events)]
+    """An item's events over [begin, end]: its first delta at `begin` (with what opens the
+    item), its last at `end` (with what closes it), the others evenly between, as the real
+    API sends them (the `stream_first_token` knob is the first delta's time)."""
+    deltas = [i for i, event in enumerate(events) if str(event.get("type")).endswith(".delta")]
+    if not deltas:
+        last = max(1, len(events) - 1)
+        return [Scheduled(begin + (end - begin) * i / last, e) for i, e in enumerate(events)]
+    first, final = deltas[0], deltas[-1]
+    steps = max(1, final - first)
+
+    def at(i: int) -> float:
+        return begin + (end - begin) * min(max(i - first, 0), steps) / steps
+
+    return [Scheduled(at(i), event) for i, event in enumerate(events)]
 
 
 def resume_stream(rec: ResponseRec, store: Store, query: dict[str, str]) -> Streamed:
