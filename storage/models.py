@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import Column, Index, String, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 
@@ -144,6 +144,14 @@ class Turn(SQLModel, table=True):
     tool_rounds: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # The "running code…" message shown while hosted tools work; deleted with the answer.
     status_ts: str | None = Field(default=None, sa_column=Column(String(32)))
+    # The answer streamed into Slack (`chat.startStream`): the stream message's ts and its
+    # thread, recorded before anything relies on them, so whoever delivers the reply ends
+    # that message (stop, then the final text) instead of posting the answer twice.
+    stream_ts: str | None = Field(default=None, sa_column=Column(String(32)))
+    stream_thread_ts: str | None = Field(default=None, sa_column=Column(String(32)))
+    # Someone pressed Stop (`agent_session_stopped`) before the run's id was known: cancel
+    # it at OpenAI as soon as it exists.
+    stop_requested: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class Reply(SQLModel, table=True):
@@ -172,5 +180,31 @@ class Reply(SQLModel, table=True):
     # post may have reached Slack, so Slack is asked (by the reply's metadata) before posting.
     sending_at: datetime | None = None
     posted_ts: str | None = Field(default=None, sa_column=Column(String(32)))
+    # The assistant whose answer this part ends: it carries the feedback buttons.
+    feedback: str | None = Field(default=None, sa_column=Column(String(100)))
     created_at: datetime = Field(default_factory=utcnow)
     error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Feedback(SQLModel, table=True):
+    """One person's 👍/👎 on one answer (a Slack message): the latest press counts.
+
+    No foreign key to `turn`: turns are pruned after RETENTION_DAYS, feedback is kept; the
+    assistant is stored with the vote (the button's value names it) for the same reason.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "message_ts", "user_id", name="uq_feedback"),
+        Index("ix_feedback_voted_at", "voted_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(sa_column=Column(String(32), nullable=False))
+    channel_id: str = Field(sa_column=Column(String(32), nullable=False))
+    message_ts: str = Field(sa_column=Column(String(32), nullable=False))
+    thread_ts: str | None = Field(default=None, sa_column=Column(String(32)))
+    user_id: str = Field(sa_column=Column(String(32), nullable=False))
+    vote: str = Field(sa_column=Column(String(8), nullable=False))  # "up" | "down"
+    turn_id: int | None = None
+    assistant: str = Field(sa_column=Column(String(100), nullable=False))
+    voted_at: datetime = Field(default_factory=utcnow)
