@@ -32,7 +32,7 @@ from bot.turns.context import TurnContext
 from bot.turns.leases import LeaseKeeper
 from bot.turns.machine import TurnMachine
 from bot.turns.poll_planner import PollPlanner
-from handlers import commands, events, unhandled
+from handlers import agent_view, commands, events, unhandled
 from handlers.routing import Incoming
 from storage import inbox, leases, outbox, retention, turns
 from storage.db import Database, is_busy
@@ -137,12 +137,21 @@ class Bridge:
         )
         unhandled.register(self.bolt)
         commands.register(self.bolt, db=self.db, settings=settings, assistants=self.assistants)
+        # Before `events`: its catch-all listener takes every event not matched before it.
+        title_thread = agent_view.register(
+            self.bolt,
+            db=self.db,
+            assistants=self.assistants,
+            spawn=self.spawn,
+            on_stop=self._on_stop,
+        )
         events.register(
             self.bolt,
             db=self.db,
             settings=settings,
             on_accepted=self._on_accepted,
             on_hint=self._on_hint,
+            on_thread_started=title_thread,
         )
         # Background work runs beyond MAX_CONCURRENT_STEPS at once: an overloaded process
         # must still ack Slack within its 3 s, while queued work waits safely in the
@@ -171,6 +180,11 @@ class Bridge:
             "reaction",
         )
         self.spawn(self.engine.dispatch(incoming.key), f"dispatch {incoming.key}")
+
+    def _on_stop(self, turn_id: int) -> None:
+        # Any process may cancel the run (its id is on the row); the holder's stream or
+        # poll then sees it cancelled and ends the answer with what was said so far.
+        self.spawn(self.engine.stop(turn_id), f"stop turn {turn_id}")
 
     def _on_hint(self, incoming: Incoming, text: str) -> None:
         self.spawn(

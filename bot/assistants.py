@@ -28,6 +28,33 @@ HostedTool = Literal["code_interpreter", "file_search", "web_search"]
 # `/assistant use NAME` splits its text on whitespace, and Slack sends &, < and > escaped
 # (&amp; &lt; &gt;): a name with any of them could never be chosen.
 _TYPABLE_NAME = re.compile(r"[^\s&<>]+")
+# assistant.threads.setSuggestedPrompts sets "up to four suggested prompts" (method reference).
+MAX_PROMPTS = 4
+
+
+class SuggestedPrompt(BaseModel):
+    """One of the suggested prompts Slack's agent view offers: a title and the message sent."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str = Field(min_length=1)
+    message: str = Field(min_length=1)
+
+    @field_validator("title", "message")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+
+# When an assistant names no prompts (the manifest's `agent_view.suggested_prompts`).
+DEFAULT_PROMPTS = (
+    SuggestedPrompt(title="What can you do?", message="What can you help me with?"),
+    SuggestedPrompt(
+        title="Draft a message", message="Help me draft a short, friendly message to my team."
+    ),
+)
 
 
 class AssistantSpec(BaseModel):
@@ -45,6 +72,16 @@ class AssistantSpec(BaseModel):
     reasoning: Literal["minimal", "low", "medium", "high"] | None = None
     description: str = ""
     functions: tuple[str, ...] = ()
+    prompts: tuple[SuggestedPrompt, ...] = ()
+
+    @field_validator("prompts")
+    @classmethod
+    def _few_prompts(cls, prompts: tuple[SuggestedPrompt, ...]) -> tuple[SuggestedPrompt, ...]:
+        if len(prompts) > MAX_PROMPTS:
+            raise ValueError(
+                f"Slack shows at most {MAX_PROMPTS} suggested prompts, not {len(prompts)}"
+            )
+        return prompts
 
     @field_validator("tools")
     @classmethod
@@ -107,6 +144,12 @@ class Assistant:
     vector_store_ids: tuple[str, ...] = ()
     # The `functions`, imported: what the model may call.
     callables: tuple[Function, ...] = field(default=(), compare=False)
+    # Suggested prompts in Slack's agent view; none: DEFAULT_PROMPTS.
+    prompts: tuple[SuggestedPrompt, ...] = ()
+
+    @property
+    def suggested_prompts(self) -> tuple[SuggestedPrompt, ...]:
+        return self.prompts or DEFAULT_PROMPTS
 
     @property
     def kind(self) -> str:
@@ -200,6 +243,7 @@ def _assistant(name: str, spec: AssistantSpec, callables: tuple[Function, ...]) 
         functions=spec.functions,
         vector_store_ids=spec.vector_store_ids,
         callables=callables,
+        prompts=spec.prompts,
     )
 
 
@@ -275,4 +319,10 @@ def assistants_from_settings(settings: Settings) -> Assistants:
     return Assistants(by_name={DEFAULT_NAME: only}, default_name=DEFAULT_NAME)
 
 
-__all__ = ["Assistant", "Assistants", "load_assistants", "parse_assistants_file"]
+__all__ = [
+    "Assistant",
+    "Assistants",
+    "SuggestedPrompt",
+    "load_assistants",
+    "parse_assistants_file",
+]

@@ -101,6 +101,17 @@ INVALID = {
         'default = "q&a"\n\n[assistants."q&a"]\nmodel = "gpt-5-mini"\n',
         ":3: assistants.'q&a': not a name `/assistant use NAME` can take",
     ),
+    "five suggested prompts": (
+        GOOD_HEAD
+        + 'model = "gpt-5-mini"\nprompts = ['
+        + ", ".join(['{ title = "T", message = "M" }'] * 5)
+        + "]\n",
+        ":5: assistants.tutor.prompts: Slack shows at most 4 suggested prompts, not 5",
+    ),
+    "a suggested prompt without its message": (
+        GOOD_HEAD + 'model = "gpt-5-mini"\nprompts = [{ title = "Hello" }]\n',
+        ":5: assistants.tutor.prompts.0.message: missing 'message'",
+    ),
     "file_search without vector stores": (
         GOOD_HEAD + 'model = "gpt-5-mini"\ntools = ["code_interpreter", "file_search"]\n',
         ":5: assistants.tutor.tools: file_search needs `vector_store_ids = [...]`: the stores it "

@@ -1,4 +1,4 @@
-"""Slack's agent view, end to end: DM_SCOPE=thread."""
+"""Slack's agent view, end to end: DM_SCOPE=thread, suggested prompts, thread titles, Stop."""
 
 from __future__ import annotations
 
@@ -10,11 +10,17 @@ from sqlalchemy.engine import Engine
 
 from bot import messages
 from tests.e2e.conftest import StartBridge
-from tests.e2e.harness import BridgeProcess
+from tests.e2e.harness import BridgeProcess, wait_for
 from tests.e2e.replies import posts_in, reply_text
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_events import dm_event, event_callback, slash_command_form
+from tests.fakes.slack_events import (
+    agent_session_stopped_event,
+    app_home_opened_event,
+    dm_event,
+    event_callback,
+    slash_command_form,
+)
 
 TWO_ASSISTANTS = """\
 default = "tutor"
@@ -22,6 +28,7 @@ default = "tutor"
 [assistants.tutor]
 model = "gpt-5-mini"
 description = "Math tutor"
+prompts = [{ title = "Solve an equation", message = "Solve 3x + 11 = 14." }]
 
 [assistants.editor]
 model = "gpt-4.1"
@@ -94,3 +101,45 @@ def test_dm_scope_thread_threads_follow_the_users_choice_and_reset_points_to_a_n
         "gpt-4.1",
     ]
     assert command(bridge, "reset") == messages.RESET_DM_THREAD_SCOPE
+
+
+def test_opening_the_messages_tab_sets_the_prompts_of_the_assistant_in_use(
+    start_bridge: StartBridge, slack: FakeSlack, tmp_path: Path
+) -> None:
+    (tmp_path / "assistants.toml").write_text(TWO_ASSISTANTS)
+    bridge = start_bridge()
+    assert bridge.send(event_callback(app_home_opened_event("U1")))[0] == 200
+    [tutor] = wait_for(lambda: slack.suggested_prompts("D0DMU1"), what="prompts")
+    assert tutor["prompts"] == [{"title": "Solve an equation", "message": "Solve 3x + 11 = 14."}]
+    assert "thread_ts" not in tutor
+
+    command(bridge, "use editor")
+    bridge.send(event_callback(app_home_opened_event("U1")))
+    calls = wait_for(lambda: slack.suggested_prompts("D0DMU1")[1:], what="the editor's prompts")
+    # The editor names none: the defaults, as the manifest's agent_view.suggested_prompts.
+    assert [p["title"] for p in calls[0]["prompts"]] == ["What can you do?", "Draft a message"]
+
+
+def test_a_new_dm_gets_its_threads_title_and_its_answer_as_before(
+    bridge: BridgeProcess, slack: FakeSlack
+) -> None:
+    event = dm_event("U1", "<@UBOT> How do I *rotate* the API keys?")
+    bridge.send(event_callback(event))
+    [answer] = posts_in(slack, event["channel"])
+    assert "thread_ts" not in answer  # DM_SCOPE=user: the answer goes where it always did
+    sessions = wait_for(slack.sessions, what="the thread's session")
+    assert sessions[(event["channel"], event["ts"])]["title"] == "How do I rotate the API keys?"
+
+
+def test_a_stop_for_a_thread_with_nothing_running_reaches_the_bridge_and_changes_nothing(
+    bridge: BridgeProcess, slack: FakeSlack, db: Engine
+) -> None:
+    event = dm_event("U1", "hello")
+    bridge.send(event_callback(event))
+    posts_in(slack, event["channel"])
+    stop = agent_session_stopped_event("U1", channel=event["channel"], thread_ts=event["ts"])
+    assert bridge.send(event_callback(stop))[0] == 200
+    wait_for(lambda: "found no unfinished turn" in bridge.log(), what="the Stop's log line")
+    with db.connect() as connection:
+        flags = connection.execute(text("SELECT stop_requested FROM turn")).scalars().all()
+    assert [bool(flag) for flag in flags] == [False]

@@ -248,6 +248,16 @@ class FakeSlack(FakeSlackStreams):
             ]
         )
 
+    def suggested_prompts(self, channel: str | None = None) -> list[JsonDict]:
+        """assistant.threads.setSuggestedPrompts calls that succeeded: {channel_id, prompts…}."""
+        return self._read(
+            lambda s: [
+                x
+                for x in s.statuses
+                if x["kind"] == "prompts" and channel in (None, x["channel_id"])
+            ]
+        )
+
     def uploads(self) -> list[Upload]:
         return self._read(lambda s: s.uploads)
 

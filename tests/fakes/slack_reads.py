@@ -260,10 +260,17 @@ def reactions_remove(store: SlackStore, params: dict[str, Any]) -> JsonDict:
 
 
 def assistant_thread_call(field: str) -> Method:
-    """assistant.threads.setStatus / setTitle / setSuggestedPrompts: validate and record."""
+    """assistant.threads.setStatus / setTitle / setSuggestedPrompts: validate and record.
+
+    setSuggestedPrompts takes no thread_ts in the agent view (the prompts are the DM's);
+    the others need one.
+    """
 
     def method(store: SlackStore, params: dict[str, Any]) -> JsonDict:
-        if not params.get("channel_id") or not params.get("thread_ts") or field not in params:
+        needs_thread = field != "prompts"
+        if not params.get("channel_id") or field not in params:
+            raise SlackError("invalid_arguments")
+        if needs_thread and not params.get("thread_ts"):
             raise SlackError("invalid_arguments")
         store.check_channel(params["channel_id"])
         store.statuses.append({"kind": field, **params})

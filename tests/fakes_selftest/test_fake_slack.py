@@ -102,6 +102,19 @@ def test_reactions_status_and_auth(slack: FakeSlack) -> None:
     assert client.conversations_open(users="U1")["channel"]["id"] == "D0DMU1"
 
 
+def test_suggested_prompts_take_no_thread_in_the_agent_view_and_status_still_needs_one(
+    slack: FakeSlack,
+) -> None:
+    client = web(slack)
+    prompts = [{"title": "Hi", "message": "Say hi"}]
+    client.assistant_threads_setSuggestedPrompts(channel_id="D0DMU1", prompts=prompts)
+    [call] = slack.suggested_prompts("D0DMU1")
+    assert call["prompts"] == prompts and "thread_ts" not in call
+    with pytest.raises(SlackApiError) as caught:
+        client.api_call("assistant.threads.setStatus", json={"channel_id": "D0DMU1", "status": "x"})
+    assert caught.value.response["error"] == "invalid_arguments"
+
+
 def test_files_upload_v2_round_trip_and_private_download(slack: FakeSlack) -> None:
     client = web(slack)
     done = client.files_upload_v2(
