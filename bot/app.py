@@ -21,11 +21,14 @@ from bot import backends
 from bot.assistants import Assistants, load_assistants
 from bot.config import Settings
 from bot.jobs import Jobs
+from bot.slack.answers import AnswerStreams
 from bot.slack.client import build_client
 from bot.slack.delivery import Deliverer
 from bot.slack.identity import BotIdentity
 from bot.slack.inputs import InputBuilder
+from bot.slack.pacing import StreamPacer
 from bot.slack.poster import SlackPoster
+from bot.slack.reactions import ReactedMessages
 from bot.slack.status import StatusBoard
 from bot.slack.view import SlackView
 from bot.turns.context import TurnContext
@@ -77,8 +80,16 @@ class Bridge:
         self.assistants = assistants or load_assistants(settings)
         self.backends = backends.Backends(self.openai_client, self.http)
         self.status = StatusBoard(db=self.db, poster=self.poster)
+        # Slack's per-workspace budgets for the stream methods, shared by every live answer.
+        self.pacer = StreamPacer()
+        self.answers = (
+            AnswerStreams(client=self.slack_client, pacer=self.pacer, db=self.db)
+            if settings.streaming
+            else None
+        )
         # Renews the leases of turns and replies whose steps run, however long they take.
         self.keeper = LeaseKeeper(db=self.db, owner=self.owner, lease=lease)
+        self.reacted = ReactedMessages()
         self.deliverer = Deliverer(
             db=self.db,
             poster=self.poster,
@@ -88,6 +99,7 @@ class Bridge:
             status=self.status,
             max_file_bytes=int(settings.max_file_mb * 1024 * 1024),
             keeper=self.keeper,
+            reacted=self.reacted if settings.streaming else None,
         )
         self.engine = TurnMachine(
             TurnContext(
@@ -100,9 +112,10 @@ class Bridge:
                 planner=PollPlanner(
                     base=settings.poll_interval, ceiling=settings.poll_interval_max
                 ),
-                view=SlackView(status=self.status, deliverer=self.deliverer),
+                view=SlackView(status=self.status, deliverer=self.deliverer, answers=self.answers),
                 run_timeout=timedelta(seconds=settings.run_timeout_seconds),
                 function_timeout=settings.function_timeout_seconds,
+                streaming=settings.streaming,
                 inputs=InputBuilder(
                     db=self.db,
                     openai=self.openai_client,
@@ -175,11 +188,23 @@ class Bridge:
         return False
 
     def _on_accepted(self, incoming: Incoming) -> None:
-        self.spawn(
-            self.poster.set_working(channel=incoming.channel_id, ts=incoming.ts, working=True),
-            "reaction",
-        )
+        if self.settings.streaming:
+            self.spawn(self._show_thinking(incoming), "status")
+        else:
+            self.spawn(
+                self.poster.set_working(channel=incoming.channel_id, ts=incoming.ts, working=True),
+                "reaction",
+            )
         self.spawn(self.engine.dispatch(incoming.key), f"dispatch {incoming.key}")
+
+    async def _show_thinking(self, incoming: Incoming) -> None:
+        """Slack's "is thinking…" status in the thread the answer streams to (it goes when
+        the answer comes); the reaction only where Slack refuses the status."""
+        thread_ts = incoming.reply_thread_ts or incoming.ts
+        if await self.poster.set_thinking(channel=incoming.channel_id, thread_ts=thread_ts):
+            return
+        self.reacted.add(incoming.channel_id, incoming.ts)
+        await self.poster.set_working(channel=incoming.channel_id, ts=incoming.ts, working=True)
 
     def _on_stop(self, turn_id: int) -> None:
         # Any process may cancel the run (its id is on the row); the holder's stream or
@@ -272,6 +297,7 @@ class Bridge:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.jobs.close(grace=grace)
+        await self.engine.close()
         await self.keeper.stop()
         await self.identity.stop()
         try:

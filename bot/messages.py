@@ -35,6 +35,9 @@ FILE_GONE_AT_OPENAI = "it is no longer available at OpenAI"
 FILE_NO_UPLOAD_SCOPE = "the Slack app may not upload files"
 FILE_OVER_LIMIT = "it is over the {limit} limit for files"
 TOOL_ACTIVITY = "_{activity}…_"
+# While the first words of an answer are awaited (assistant.threads.setStatus: at most 10).
+THINKING = "is thinking…"
+LOADING_MESSAGES = ("Reading your message…", "Thinking it over…", "Putting an answer together…")
 TOO_LONG = (
     "That message is too long for me ({length:,} characters; the limit is {limit:,}). "
     "Please shorten it or split it into parts."

@@ -20,6 +20,7 @@ from bot.file_rules import MB
 from bot.slack.client import PERMANENT_ERRORS, error_code
 from bot.slack.feedback import feedback_blocks
 from bot.slack.poster import SlackPoster
+from bot.slack.reactions import ReactedMessages
 from bot.slack.status import StatusBoard
 from bot.slack.streams import LiveAnswer, end_stream
 from bot.turns.leases import LeaseKeeper
@@ -56,6 +57,7 @@ class Deliverer:
         status: StatusBoard | None = None,
         max_file_bytes: int = 25 * MB,
         keeper: LeaseKeeper | None = None,
+        reacted: ReactedMessages | None = None,
     ) -> None:
         self.db = db
         # Renews the lease on the parts while they are posted (an upload can take a while).
@@ -64,6 +66,8 @@ class Deliverer:
         self.owner = owner
         self.lease = lease
         self.download = download
+        # Set (STREAMING=on): only these messages got the "working" reaction to remove.
+        self.reacted = reacted
         self.status = status
         # Files the assistant made are capped as files from Slack are (MAX_FILE_MB): a file
         # is held in memory whole while it is uploaded.
@@ -139,9 +143,12 @@ class Deliverer:
             if self.status is not None:
                 await self.status.clear(turn_id, channel=parts[0].channel_id, look_up=not fresh)
             for message in answered:
-                await self.poster.set_working(
-                    channel=message.channel_id, ts=message.message_ts, working=False
-                )
+                if self.reacted is None or self.reacted.take(
+                    message.channel_id, message.message_ts
+                ):
+                    await self.poster.set_working(
+                        channel=message.channel_id, ts=message.message_ts, working=False
+                    )
         finally:
             # Whatever ended the delivery (all posted, a part postponed or failed, another
             # process taking over, an exception), this process keeps nothing of the turn:

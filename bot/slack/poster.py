@@ -11,6 +11,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import messages
 from bot.slack.client import error_code
 from bot.slack.render import fallback_text, markdown_blocks
 
@@ -82,6 +83,25 @@ class SlackPoster:
             log.warning("could not post a hint in %s: %s", channel, error_code(exc))
         except UNREACHABLE as exc:
             log.warning("could not post a hint in %s: %s", channel, type(exc).__name__)
+
+    async def set_thinking(self, *, channel: str, thread_ts: str) -> bool:
+        """Show "is thinking…" with a few loading messages in the thread the answer goes
+        to, until the app's answer arrives there (Slack clears it then, or after about two
+        minutes); False if Slack refused it (the caller shows the reaction instead)."""
+        try:
+            await self.client.assistant_threads_setStatus(
+                channel_id=channel,
+                thread_ts=thread_ts,
+                status=messages.THINKING,
+                loading_messages=list(messages.LOADING_MESSAGES),
+            )
+        except SlackApiError as exc:
+            log.info("status in %s refused: %s; using the reaction", channel, error_code(exc))
+            return False
+        except UNREACHABLE as exc:
+            log.info("status in %s failed: %s", channel, type(exc).__name__)
+            return False
+        return True
 
     async def set_working(self, *, channel: str, ts: str, working: bool) -> None:
         """Add or remove the "working" reaction: cosmetic, so failures are only logged."""
