@@ -1,4 +1,5 @@
-"""The command line `assistant-bridge` (or `python -m bot`): serve, migrate, assistants, doctor."""
+"""The command line `assistant-bridge` (or `python -m bot`): serve, migrate, assistants, doctor,
+feedback."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from datetime import datetime
 
 from bot.assistants import Assistants, load_assistants
 from bot.config import Settings, load_settings
@@ -35,7 +37,27 @@ def build_parser() -> argparse.ArgumentParser:
     doctor_cmd.add_argument(
         "--timeout", type=float, default=15.0, help="seconds each check may take (default: 15)"
     )
+    feedback_cmd = commands.add_parser("feedback", help="feedback on answers, per assistant")
+    feedback_cmd.add_argument(
+        "--limit", type=_positive, default=20, help="how many latest votes to list (default: 20)"
+    )
+    feedback_cmd.add_argument(
+        "--since", type=_since, help="only votes cast since DATE (2026-11-30, UTC)"
+    )
     return parser
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
+    return int(text)
+
+
+def _since(text: str) -> datetime:
+    # Imported here: the storage modules need not load for every other command.
+    from bot.feedback_report import since_date
+
+    return since_date(text)
 
 
 def format_assistants(assistants: Assistants) -> str:
@@ -86,6 +108,14 @@ def run(argv: list[str] | None = None) -> int:
     configure_logging(settings)
     if args.command == "assistants":
         print(format_assistants(load_assistants(settings)))
+        return 0
+    if args.command == "feedback":
+        from bot.feedback_report import feedback_report
+        from bot.server.serve import apply_migrations
+
+        # As `serve` does: a fresh database gets its tables, an older one the new ones.
+        apply_migrations(settings)
+        print(feedback_report(settings, limit=args.limit, since=args.since))
         return 0
     if args.command == "doctor":
         from bot.doctor.report import doctor
