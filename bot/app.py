@@ -81,7 +81,10 @@ class Bridge:
         self.backends = backends.Backends(self.openai_client, self.http)
         self.status = StatusBoard(db=self.db, poster=self.poster)
         # Slack's per-workspace budgets for the stream methods, shared by every live answer.
-        self.pacer = StreamPacer()
+        self.pacer = StreamPacer(
+            start_per_minute=settings.stream_starts_per_minute,
+            append_per_minute=settings.stream_appends_per_minute,
+        )
         self.answers = (
             AnswerStreams(client=self.slack_client, pacer=self.pacer, db=self.db)
             if settings.streaming

@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     # on: answers stream into Slack as the model writes them, where the surface allows
     # (Responses assistants; chat.startStream/appendStream/stopStream); off: post when done.
     streaming: bool = True
+    # A per-workspace budget for starting streams / appending to them (None: no budget of
+    # our own; Slack's 429s pause the method for the workspace).
+    stream_starts_per_minute: float | None = Field(default=None, gt=0)
+    stream_appends_per_minute: float | None = Field(default=None, gt=0)
 
     @field_validator("slack_bot_token")
     @classmethod

@@ -310,7 +310,8 @@ class ResponsesBackend:
         if assistant.temperature is not None:
             body["temperature"] = assistant.temperature
         if assistant.reasoning is not None:
-            body["reasoning"] = {"effort": assistant.reasoning}
+            # A summary of the reasoning streams as a "Thinking" step (never as answer text).
+            body["reasoning"] = {"effort": assistant.reasoning, "summary": "auto"}
         return body
 
     async def poll_run(

@@ -207,7 +207,7 @@ def test_the_create_sends_the_same_request_on_either_path(oa: FakeOpenAI, reader
         "instructions": "Use tools.",
         "tools": [{"type": "web_search"}],
         "temperature": 0.2,
-        "reasoning": {"effort": "low"},
+        "reasoning": {"effort": "low", "summary": "auto"},
     }
     assert sent.json["conversation"].startswith("conv_")
     assert run_id.startswith("resp_")

@@ -92,3 +92,14 @@ def test_acquire_past_its_wait_counts_the_call_anyway() -> None:
 
     asyncio.run(scenario())
     assert pacer.wait_time("T1", STOP) == 60
+
+
+def test_without_a_budget_only_slacks_429_holds_a_method_back() -> None:
+    clock = Clock()
+    pacer = StreamPacer(clock=clock)
+    assert all(pacer.take("T1", START) for _ in range(1000))  # Slack's tiers are minimums
+    assert pacer.gap("T1") == 0.0
+    pacer.pause("T1", START, 2.0)
+    assert not pacer.may_start("T1")
+    clock.now += 2.0
+    assert pacer.may_start("T1")
