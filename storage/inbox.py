@@ -11,9 +11,12 @@ from storage.upsert import PerDialect, insert_ignore, table_of
 
 # Every message runs this: built once (see `storage.db.execute`).
 _messages = table_of(InboundMessage)
+# RETURNING tells whether the row went in: psycopg reports rowcount -1 for this insert.
 _ENQUEUE = PerDialect(
-    lambda insert: insert(_messages).on_conflict_do_nothing(
-        index_elements=["channel_id", "message_ts"]
+    lambda insert: (
+        insert(_messages)
+        .on_conflict_do_nothing(index_elements=["channel_id", "message_ts"])
+        .returning(_messages.c.id)
     )
 )
 
@@ -21,7 +24,7 @@ _ENQUEUE = PerDialect(
 async def enqueue_message(*, session: AsyncSession, message: InboundMessage) -> bool:
     """Store a message unless the same Slack message is already stored; True if it is new."""
     result = await execute(session, _ENQUEUE.for_(session), message.model_dump(exclude={"id"}))
-    return bool(result.rowcount)
+    return result.first() is not None
 
 
 async def remember_bot_thread(*, session: AsyncSession, channel_id: str, thread_ts: str) -> None:
