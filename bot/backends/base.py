@@ -36,6 +36,18 @@ class RunStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class Usage:
+    """What one OpenAI response or run used, as the API reports it (its `usage`)."""
+
+    model: str
+    input_tokens: int = 0
+    cached_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    tool_calls: int = 0
+
+
+@dataclass(frozen=True)
 class RunState:
     """A poll's result: the status, and once finished the assistant's answer.
 
@@ -43,6 +55,7 @@ class RunState:
     item, or the run itself): what a later recovery looks past. `tool_calls`: what a run in
     REQUIRES_ACTION asks for. `activity`: what a running run is doing ("running code"),
     when the API says. `files`: files the answer made, to upload next to its text.
+    `usage`: what the finished response or run used, when the API reports it.
     """
 
     status: RunStatus
@@ -52,6 +65,7 @@ class RunState:
     tool_calls: tuple[ToolCall, ...] = ()
     activity: str | None = None
     files: tuple[GeneratedFile, ...] = ()
+    usage: Usage | None = None
 
 
 @dataclass(frozen=True)
