@@ -260,10 +260,10 @@ class RunStream:
 
 
 def _title(item: JsonDict) -> str | None:
-    kind = item.get("type")
-    if kind == "function_call":
-        return f"Calling {item.get('name')}"
-    return _TITLES.get(str(kind))
+    """The step a hosted tool's or reasoning item is; None for others. A function call is
+    no step here: the bridge runs it, and the turn shows it while it runs (its card is
+    complete when the function is done, not when the model has written the call)."""
+    return _TITLES.get(str(item.get("type")))
 
 
 def _sources(item: JsonDict) -> tuple[Source, ...]:

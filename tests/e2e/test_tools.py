@@ -255,3 +255,23 @@ def test_a_restart_while_a_function_runs_still_answers_once(
     assert len(calls_logged(tool_log)) == 2, "the interrupted call ran again after the restart"
     assert len(answers(slack, event["channel"])) == 1
     second.stop()
+
+
+def test_a_streamed_turn_shows_its_function_call_as_a_task_card_and_ends_with_the_answer(
+    start: StartBridge, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    bridge = start(STREAMING="on")
+    openai.function_calls_next = [{"name": "add", "arguments": '{"a": 2, "b": 3}'}]
+    event = dm_event("U1", "what is 2 + 3, streamed?")
+    bridge.send(event_callback(event))
+
+    def ended() -> list[Any]:
+        streams = slack.streams(event["channel"])
+        return streams if streams and streams[0].state != "streaming" else []
+
+    [stream] = slack.wait_for(ended, timeout=15)
+    assert slack.visible_text(event["channel"], stream.ts) == "outputs: 5"
+    cards = list(stream.tasks.values())
+    assert [(card["title"], card["status"]) for card in cards] == [("Calling add", "complete")]
+    assert answers(slack, event["channel"]) == []
+    assert [item["output"] for item in outputs_sent(openai)] == ["5"]
