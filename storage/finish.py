@@ -33,11 +33,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import execute
-from storage.models import Conversation, Reply, ReplyStatus, Turn, TurnStatus, utcnow
+from storage.models import Conversation, Reply, ReplyStatus, Turn, TurnStatus, UsageRecord, utcnow
 from storage.turns import HELD
 from storage.upsert import dialect_of, table_of
+from storage.usage import record_usage, usage_values
 
 _turns, _conversations, _replies = table_of(Turn), table_of(Conversation), table_of(Reply)
+_usage = table_of(UsageRecord)
 
 # The turn, done, if this process still holds it.
 _DONE = (
@@ -111,9 +113,25 @@ _ADD_PARTS = (
 )
 
 
-def _finish_in_one_statement() -> Any:
-    """PostgreSQL: the three writes as one statement. The watermark and the parts are
-    written only if the turn was still held (`done` returned its row)."""
+def _usage_of_done(done: Any) -> Any:
+    """PostgreSQL: the final run's usage record (`p_usage_…`), inserted if the turn was
+    still held; a record of the same run already there is kept (`uq_usage_run`)."""
+    names = [column.name for column in _usage.c if column.name != "id"]
+    values = [bindparam(f"p_usage_{name}", type_=_usage.c[name].type) for name in names]
+    return (
+        pg_insert(_usage)
+        .from_select(names, core_select(*values).select_from(done))
+        .on_conflict_do_nothing(index_elements=["run_id"])
+        .returning(_usage.c.id)
+        .cte("usage")
+    )
+
+
+def _finish_in_one_statement(*, with_usage: bool = False) -> Any:
+    """PostgreSQL: the three writes (four, with the final run's usage) as one statement.
+    The watermark, the parts and the usage are written only if the turn was still held
+    (`done` returned its row); data-modifying CTEs run whether or not the main query
+    reads them (PostgreSQL manual, "Data-Modifying Statements in WITH")."""
     done = _DONE.returning(_turns.c.id).cte("done")
     watermark = _WATERMARK.where(exists(core_select(done.c.id))).cte("watermark")
     parts = (
@@ -127,12 +145,14 @@ def _finish_in_one_statement() -> Any:
     )
     row = _reply_part(done.c.id, parts.c.seq, parts.c.markdown, parts.c.file_ref)
     rows = core_select(*row.values()).select_from(done).join(parts, true())
-    return (
+    statement = (
         pg_insert(_replies).from_select(list(row), rows).returning(*_replies.c).add_cte(watermark)
     )
+    return statement.add_cte(_usage_of_done(done)) if with_usage else statement
 
 
 _FINISH_PG = _finish_in_one_statement()
+_FINISH_PG_USAGE = _finish_in_one_statement(with_usage=True)
 
 
 async def finish_turn(
@@ -148,6 +168,7 @@ async def finish_turn(
     watermark: str | None = None,
     files: list[str] | None = None,
     feedback: str | None = None,
+    usage: UsageRecord | None = None,
 ) -> list[Reply]:
     """Mark the turn done and put its reply parts in the outbox, together (safe alone: may
     run in a `single` session).
@@ -157,7 +178,8 @@ async def finish_turn(
     marked as being sent, in order. Empty if this process no longer held the turn: then
     whoever does will finish it. `feedback`: the assistant whose answer this is; its last
     text part carries the feedback buttons. The parts go where the answer streamed, if it
-    did (its Slack thread), else to the turn's thread.
+    did (its Slack thread), else to the turn's thread. `usage`: the final run's usage,
+    recorded with the rest (in the same statement on PostgreSQL).
     """
     assert turn.id is not None
     now = utcnow()
@@ -183,11 +205,16 @@ async def finish_turn(
             "p_markdowns": [markdown for markdown, _ in contents],
             "p_file_refs": [file_ref for _, file_ref in contents],
         }
-        added = (await execute(session, _FINISH_PG, finish | columns)).all()
+        if usage is not None:
+            columns |= {f"p_usage_{name}": value for name, value in usage_values(usage).items()}
+        statement = _FINISH_PG if usage is None else _FINISH_PG_USAGE
+        added = (await execute(session, statement, finish | columns)).all()
     elif not (await execute(session, _DONE, finish)).rowcount:
         added = []
     else:
         await execute(session, _WATERMARK, finish)
+        if usage is not None:
+            await record_usage(session=session, record=usage)
         each = [
             finish | {"p_seq": seq, "p_markdown": markdown, "p_file_ref": file_ref}
             for seq, (markdown, file_ref) in enumerate(contents)

@@ -208,3 +208,39 @@ class Feedback(SQLModel, table=True):
     turn_id: int | None = None
     assistant: str = Field(sa_column=Column(String(100), nullable=False))
     voted_at: datetime = Field(default_factory=utcnow)
+
+
+class UsageRecord(SQLModel, table=True):
+    """What one OpenAI response or run of a turn used, as the API reported it.
+
+    One row per run id (`uq_usage_run`): recording it again changes nothing. No foreign
+    key to `turn`: turns are pruned, usage is kept. The indexes serve budgets: "this user's
+    (channel's, assistant's) tokens since the start of the day" is one range scan of
+    `ix_usage_user` (`ix_usage_channel`, `ix_usage_assistant`) ending in `recorded_at`.
+    """
+
+    __tablename__ = "usage_record"
+    __table_args__ = (
+        UniqueConstraint("run_id", name="uq_usage_run"),
+        Index("ix_usage_user", "team_id", "user_id", "recorded_at"),
+        Index("ix_usage_channel", "team_id", "channel_id", "recorded_at"),
+        Index("ix_usage_assistant", "assistant", "recorded_at"),
+        Index("ix_usage_recorded_at", "recorded_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(sa_column=Column(String(100), nullable=False))
+    turn_id: int | None = None
+    team_id: str = Field(sa_column=Column(String(32), nullable=False))
+    channel_id: str = Field(sa_column=Column(String(32), nullable=False))
+    user_id: str = Field(sa_column=Column(String(32), nullable=False))
+    key: str = Field(sa_column=Column(String(255), nullable=False))
+    assistant: str = Field(sa_column=Column(String(100), nullable=False))
+    backend: str = Field(sa_column=Column(String(20), nullable=False))
+    model: str = Field(sa_column=Column(String(100), nullable=False))
+    input_tokens: int = 0
+    cached_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    tool_calls: int = 0
+    recorded_at: datetime = Field(default_factory=utcnow)
