@@ -35,7 +35,7 @@ from bot.turns.context import TurnContext
 from bot.turns.leases import LeaseKeeper
 from bot.turns.machine import TurnMachine
 from bot.turns.poll_planner import PollPlanner
-from handlers import agent_view, commands, events, unhandled
+from handlers import agent_view, commands, events, shortcuts, unhandled
 from handlers.routing import Incoming
 from storage import inbox, leases, outbox, retention, turns
 from storage.db import Database, is_busy
@@ -160,6 +160,13 @@ class Bridge:
             assistants=self.assistants,
             spawn=self.spawn,
             on_stop=self._on_stop,
+        )
+        shortcuts.register(
+            self.bolt,
+            db=self.db,
+            settings=settings,
+            spawn=self.spawn,
+            on_accepted=self._on_accepted,
         )
         events.register(
             self.bolt,

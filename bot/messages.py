@@ -100,3 +100,14 @@ NOT_IN_CHANNEL = (
     "I'm not in this channel yet, so mentions here don't reach me: "
     "invite me with `/invite` and my name (<@{bot}>)."
 )
+# The "Ask the assistant about this" message shortcut (ephemeral to its user, and the DM).
+SHORTCUT_ANSWER_IN_DM = "I'll answer in our DM, where only you can see the question and the answer."
+SHORTCUT_ABOUT = (
+    "You asked about <{link}|this message> from {author} in {where}. My answer follows."
+)
+SHORTCUT_CANNOT_READ = (
+    "I can't read {where}, so I can't answer about that message. Invite me there with "
+    "`/invite` and my name ({bot}), then use the shortcut again."
+)
+SHORTCUT_EMPTY = "That message has no text or files for me to look at. Try it on another message."
+SHORTCUT_FAILED = "Slack didn't answer me in time, so I couldn't take that. Please try again."

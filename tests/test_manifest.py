@@ -59,3 +59,19 @@ def test_the_agent_views_methods_have_their_scopes_and_interactivity_reaches_the
     assert re.search(r"^  interactivity:\n    is_enabled: true\n", manifest, re.M)
     assert re.search(r"^  agent_view:\n", manifest, re.M), "features.agent_view"
     assert "messages_tab_enabled: true" in manifest
+
+
+def test_the_message_shortcut_is_declared_with_the_callback_the_bridge_handles() -> None:
+    from handlers.shortcuts import CALLBACK_ID
+
+    manifest = (ROOT / "slack-manifest.yml").read_text()
+    declared = re.search(
+        r"^  shortcuts:\n    - name: (.+)\n      type: message\n      callback_id: (\S+)",
+        manifest,
+        re.M,
+    )
+    assert declared is not None, "features.shortcuts with a message shortcut"
+    assert declared.group(2) == CALLBACK_ID
+    # conversations.open (the DM the answer goes to) needs im:write; conversations.replies,
+    # channels:history / groups:history; the note goes through response_url (no scope).
+    assert {"im:write", "channels:history", "groups:history"} <= set(_list_under(manifest, "bot"))
