@@ -9,7 +9,7 @@ import logging
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.pacing import StreamPacer
-from bot.slack.streams import LiveAnswer, open_answer
+from bot.slack.streams import LiveAnswer
 from storage import streams
 from storage.db import Database
 from storage.models import InboundMessage, Turn
@@ -61,7 +61,7 @@ class AnswerStreams:
                 )
             turn.stream_ts = ts
 
-        answer = open_answer(
+        answer = LiveAnswer(
             self.client,
             self.pacer,
             team_id=newest.team_id,

@@ -24,7 +24,7 @@ from bot.slack.render import MAX_PART
 from bot.slack.stream_buffer import MAX_CALL_CHARS, ChunkBuffer, task_chunk, text_of
 from bot.slack.stream_end import ENDED, end_stream, reply_metadata, stop_if_live, update_to_part
 
-__all__ = ["LiveAnswer", "end_stream", "open_answer"]
+__all__ = ["LiveAnswer", "end_stream"]
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,12 @@ FINISH_TRIES = 3
 
 
 class LiveAnswer:
-    """One answer streaming into one Slack message. `write` and `task` never block: a
-    flusher task sends what they buffer, one call at a time."""
+    """One answer streaming into one Slack message, into `thread_ts`, started by its first
+    text or task card. `write` and `task` never block: a flusher task sends what they buffer,
+    one call at a time. `on_started(ts)` is awaited as soon as Slack answers the start,
+    before anything else is sent; if it raises, nothing more is appended (`finish` still ends
+    the message). `recipient_user_id` (the asker) is needed outside DMs. Call `finish` or
+    `abort` once: the flusher task lives until then."""
 
     def __init__(
         self,
@@ -261,35 +265,3 @@ class LiveAnswer:
             self._pacer.pause(self._team_id, method, wait)
         log.info("%s in %s refused: %s", method, self._channel, error_code(exc))
         self.broken = True
-
-
-def open_answer(
-    client: AsyncWebClient,
-    pacer: StreamPacer,
-    *,
-    team_id: str,
-    channel: str,
-    thread_ts: str,
-    recipient_user_id: str | None,
-    on_started: Callable[[str], Awaitable[None]],
-    flush_chars: int = FLUSH_CHARS,
-    flush_interval: float = FLUSH_INTERVAL,
-    max_chars: int = MAX_PART,
-) -> LiveAnswer:
-    """An answer that starts streaming into `thread_ts` with its first text or task card.
-    `on_started(ts)` is awaited as soon as Slack answers the start, before anything else is
-    sent; if it raises, nothing more is appended (`finish` still ends the message).
-    `recipient_user_id` (the asker) is needed outside DMs. Call `finish` or `abort` once:
-    the flusher task lives until then."""
-    return LiveAnswer(
-        client,
-        pacer,
-        team_id=team_id,
-        channel=channel,
-        thread_ts=thread_ts,
-        recipient_user_id=recipient_user_id,
-        on_started=on_started,
-        flush_chars=flush_chars,
-        flush_interval=flush_interval,
-        max_chars=max_chars,
-    )

@@ -19,7 +19,7 @@ from bot.slack.client import build_client
 from bot.slack.pacing import APPEND, StreamPacer
 from bot.slack.poster import REPLY_EVENT_TYPE, SlackPoster
 from bot.slack.render import fallback_text, markdown_blocks
-from bot.slack.streams import LiveAnswer, end_stream, open_answer
+from bot.slack.streams import LiveAnswer, end_stream
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_store import TEAM_ID
 
@@ -82,7 +82,7 @@ def answer_in(
     thread_ts: str = THREAD,
     **tuning: Any,
 ) -> LiveAnswer:
-    return open_answer(
+    return LiveAnswer(
         client,
         pacer,
         team_id=TEAM_ID,
