@@ -73,24 +73,20 @@ def register(
             spawn(set_title(incoming.channel_id, incoming.ts, title), "thread title")
 
     async def set_title(channel: str, thread_ts: str, title: str) -> None:
-        # A DM thread is a thread-based agent session: agents.sessions.rename (chat:write,
-        # 1 to 200 characters) names it. Until the bridge has set the session's status there
-        # is none (session_not_found): setStatus creates it, with the title, as "active".
-        try:
-            await client.agents_sessions_rename(
-                channel_id=channel, thread_ts=thread_ts, title=title
-            )
-            return
-        except SlackApiError as exc:
-            if exc.response.get("error") != "session_not_found":
-                log.info("thread title for %s/%s not set: %s", channel, thread_ts, describe(exc))
-                return
-        except SLACK_FAILURES as exc:
-            log.info("thread title for %s/%s not set: %s", channel, thread_ts, describe(exc))
-            return
+        # A DM thread is a thread-based agent session, and a new top-level message's has none
+        # yet (the bridge creates sessions: agents.sessions.rename answers session_not_found
+        # until then): setStatus creates it "active" with its title, in one call. Should Slack
+        # refuse that, rename (chat:write, 1 to 200 characters) names an existing session.
         try:
             await client.agents_sessions_setStatus(
                 channel_id=channel, thread_ts=thread_ts, status="active", title=title
+            )
+            return
+        except SLACK_FAILURES as exc:
+            log.info("session for %s/%s not created: %s", channel, thread_ts, describe(exc))
+        try:
+            await client.agents_sessions_rename(
+                channel_id=channel, thread_ts=thread_ts, title=title
             )
         except SLACK_FAILURES as exc:
             log.info("thread title for %s/%s not set: %s", channel, thread_ts, describe(exc))

@@ -122,23 +122,33 @@ def test_a_new_dm_thread_gets_a_plain_short_title_once_and_a_reply_gets_none(
     assert len(slack.session_calls()) == 1
 
 
-def test_a_thread_whose_session_exists_is_renamed_and_keeps_its_status(
+def test_a_new_thread_is_titled_in_one_call_and_renamed_only_if_slack_refuses_that(
     slack: FakeSlack, database_url: str
 ) -> None:
     first = dm_event("U1", "Summarise " + "the quarterly numbers " * 6)
+    second = dm_event("U1", "Plan the offsite")
 
     async def scenario() -> None:
         async with agent_view_app(slack, database_url, ASSISTANTS) as bridge:
-            # The answer's side got there first: the session is processing.
-            await bridge.app.client.agents_sessions_setStatus(
-                channel_id=first["channel"], thread_ts=first["ts"], status="processing"
-            )
             await bridge.send_event(first)
+            await bridge.settle()
+            await bridge.app.client.agents_sessions_setStatus(
+                channel_id=second["channel"], thread_ts=second["ts"], status="processing"
+            )
+            slack.fail_next("agents.sessions.setStatus", error="invalid_arguments")
+            await bridge.send_event(second)
             await bridge.settle()
 
     asyncio.run(scenario())
-    session = slack.sessions()[(first["channel"], first["ts"])]
-    assert session["status"] == "processing"
-    assert session["title"] == "Summarise the quarterly numbers the quarterly numbers the…"
-    assert len(session["title"]) <= 60
-    assert [call["kind"] for call in slack.session_calls()] == ["session_status", "session_title"]
+    titled = slack.sessions()[(first["channel"], first["ts"])]
+    assert titled["title"] == "Summarise the quarterly numbers the quarterly numbers the…"
+    assert len(titled["title"]) <= 60 and titled["status"] == "active"
+    calls = [c.method for c in slack.calls() if c.method.startswith("agents.sessions.")]
+    # One call for the new thread; a refused one falls back to renaming its session.
+    assert calls == [
+        "agents.sessions.setStatus",
+        "agents.sessions.setStatus",
+        "agents.sessions.setStatus",
+        "agents.sessions.rename",
+    ]
+    assert slack.sessions()[(second["channel"], second["ts"])]["title"] == "Plan the offsite"
