@@ -7,6 +7,7 @@ import json
 
 from sqlalchemy.engine import Engine
 
+from tests.e2e.conftest import StartBridge
 from tests.e2e.harness import BridgeProcess, wait_for
 from tests.e2e.replies import posts_in, stored_messages
 from tests.fakes.openai_api import FakeOpenAI
@@ -53,3 +54,24 @@ def test_a_channel_the_bot_cannot_read_gets_the_invite_note_and_no_turn(
     [note] = wait_for(lambda: slack.response_url_posts("ask"), what="the invite note")
     assert "/invite" in note["text"] and note["response_type"] == "ephemeral"
     assert stored_messages(db) == 0 and openai.responses_created() == []
+
+
+def test_with_streaming_the_answer_still_reaches_the_users_dm_once(
+    start_bridge: StartBridge, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    bridge = start_bridge(STREAMING="on")
+    asked = slack.add_message(CHANNEL, "What does this error mean?", user="U3")
+    payload = message_action(
+        slack, {"text": "What does this error mean?", "user": "U3", "ts": asked}
+    )
+    status, _ = bridge.send_raw(interactive_form(payload), content_type=FORM)
+    assert status == 200
+
+    def answered() -> list[str]:
+        texts = [slack.visible_text(DM, s.ts) for s in slack.streams(DM) if s.state != "streaming"]
+        texts += [str(p.get("text")) for p in slack.posts(DM) if "echo:" in str(p.get("text"))]
+        return texts
+
+    [answer] = slack.wait_for(answered, timeout=15)
+    assert "echo:" in answer
+    assert slack.posts(CHANNEL) == [] and slack.streams(CHANNEL) == []
