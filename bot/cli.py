@@ -1,5 +1,5 @@
 """The command line `assistant-bridge` (or `python -m bot`): serve, migrate, assistants, doctor,
-feedback."""
+feedback, usage."""
 
 from __future__ import annotations
 
@@ -44,6 +44,17 @@ def build_parser() -> argparse.ArgumentParser:
     feedback_cmd.add_argument(
         "--since", type=_since, help="only votes cast since DATE (2026-11-30, UTC)"
     )
+    usage_cmd = commands.add_parser("usage", help="recorded token usage, with totals")
+    usage_cmd.add_argument(
+        "--since", type=_since, help="only usage recorded since DATE (2026-11-30, UTC)"
+    )
+    usage_cmd.add_argument(
+        "--by",
+        choices=["assistant", "user", "channel", "day"],
+        default="assistant",
+        help="what to sum by (default: assistant)",
+    )
+    usage_cmd.add_argument("--csv", action="store_true", help="CSV with a header line")
     return parser
 
 
@@ -116,6 +127,14 @@ def run(argv: list[str] | None = None) -> int:
         # As `serve` does: a fresh database gets its tables, an older one the new ones.
         apply_migrations(settings)
         print(feedback_report(settings, limit=args.limit, since=args.since))
+        return 0
+    if args.command == "usage":
+        from bot.server.serve import apply_migrations
+        from bot.usage_report import usage_report
+        from storage.usage import UsageBy
+
+        apply_migrations(settings)
+        print(usage_report(settings, by=UsageBy(args.by), since=args.since, as_csv=args.csv))
         return 0
     if args.command == "doctor":
         from bot.doctor.report import doctor
