@@ -25,6 +25,8 @@ from bot.functions.registry import Function, load_functions
 DEFAULT_NAME = "default"
 DEFAULT_FILE = "assistants.toml"
 HostedTool = Literal["code_interpreter", "file_search", "web_search"]
+# How a long conversation is kept within the model's context (`bot.backends.context`).
+ContextMode = Literal["compact", "truncate", "off"]
 # `/assistant use NAME` splits its text on whitespace, and Slack sends &, < and > escaped
 # (&amp; &lt; &gt;): a name with any of them could never be chosen.
 _TYPABLE_NAME = re.compile(r"[^\s&<>]+")
@@ -70,6 +72,7 @@ class AssistantSpec(BaseModel):
     tools: tuple[HostedTool, ...] = ()
     temperature: float | None = Field(default=None, ge=0, le=2)
     reasoning: Literal["minimal", "low", "medium", "high"] | None = None
+    context: ContextMode = "compact"
     description: str = ""
     functions: tuple[str, ...] = ()
     prompts: tuple[SuggestedPrompt, ...] = ()
@@ -146,6 +149,7 @@ class Assistant:
     callables: tuple[Function, ...] = field(default=(), compare=False)
     # Suggested prompts in Slack's agent view; none: DEFAULT_PROMPTS.
     prompts: tuple[SuggestedPrompt, ...] = ()
+    context: ContextMode = "compact"
 
     @property
     def suggested_prompts(self) -> tuple[SuggestedPrompt, ...]:
@@ -244,6 +248,7 @@ def _assistant(name: str, spec: AssistantSpec, callables: tuple[Function, ...]) 
         vector_store_ids=spec.vector_store_ids,
         callables=callables,
         prompts=spec.prompts,
+        context=spec.context,
     )
 
 

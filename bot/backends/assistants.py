@@ -14,9 +14,11 @@ from openai import AsyncOpenAI
 from bot.assistants import Assistant
 from bot.backends.base import (
     ACTIVITY,
+    NO_BRIEF,
     Recovered,
     RunState,
     RunStatus,
+    TurnBrief,
     UserMessage,
     call,
 )
@@ -86,10 +88,21 @@ class AssistantsBackend:
         return thread.id
 
     async def start_run(
-        self, *, conversation_id: str, assistant: Assistant, messages: list[UserMessage]
+        self,
+        *,
+        conversation_id: str,
+        assistant: Assistant,
+        messages: list[UserMessage],
+        brief: TurnBrief = NO_BRIEF,
     ) -> str:
         tools = await self._tools(assistant)
         extra: JsonDict = {"tools": tools} if tools is not None else {}
+        if brief.instructions:
+            # "Appends additional instructions at the end of the instructions for the run."
+            extra["additional_instructions"] = brief.instructions
+        if assistant.context != "off" or brief.force_truncation:
+            # `auto`: the thread is cut to fit the model's context window before the run.
+            extra["truncation_strategy"] = {"type": "auto"}
         # `additional_messages` adds the messages and starts the run in one call, so a crash
         # can never leave the messages in the thread without their run.
         run = await call(
@@ -131,7 +144,9 @@ class AssistantsBackend:
         run_id: str,
         assistant: Assistant,
         outputs: list[ToolOutput],
+        brief: TurnBrief = NO_BRIEF,
     ) -> str:
+        # The run goes on with the settings it was created with: `brief` has no field here.
         await call(
             lambda: self._create_client.beta.threads.runs.submit_tool_outputs(
                 run_id,

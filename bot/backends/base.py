@@ -69,6 +69,26 @@ class RunState:
 
 
 @dataclass(frozen=True)
+class TurnBrief:
+    """What a run gets besides its messages.
+
+    `instructions`: per-turn instructions, added after the assistant's own (Responses:
+    appended to `instructions`; Assistants: `additional_instructions`). `cache_key`: the
+    Responses `prompt_cache_key`, one per conversation. `safety_id`: the Responses
+    `safety_identifier`, a stable hash of team and user (never the raw ids).
+    `force_truncation`: a retry after `context_length_exceeded` (`truncation: "auto"`).
+    """
+
+    instructions: str | None = None
+    cache_key: str | None = None
+    safety_id: str | None = None
+    force_truncation: bool = False
+
+
+NO_BRIEF = TurnBrief()
+
+
+@dataclass(frozen=True)
 class Attachment:
     """A file the user attached, uploaded to OpenAI: `openai_id` and what kind it is."""
 
@@ -103,7 +123,12 @@ class Backend(Protocol):
         ...
 
     async def start_run(
-        self, *, conversation_id: str, assistant: Assistant, messages: list[UserMessage]
+        self,
+        *,
+        conversation_id: str,
+        assistant: Assistant,
+        messages: list[UserMessage],
+        brief: TurnBrief = NO_BRIEF,
     ) -> str:
         """Add the user's messages and start the assistant on them; return the run's id."""
         ...
@@ -115,6 +140,7 @@ class Backend(Protocol):
         run_id: str,
         assistant: Assistant,
         outputs: list[ToolOutput],
+        brief: TurnBrief = NO_BRIEF,
     ) -> str:
         """Send function outputs; return the id of the run to poll next (not idempotent)."""
         ...

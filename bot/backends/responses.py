@@ -19,16 +19,19 @@ from openai import AsyncOpenAI, omit
 from bot.assistants import Assistant
 from bot.backends.base import (
     ACTIVITY,
+    NO_BRIEF,
     PENDING,
     Attachment,
     Recovered,
     RunState,
     RunStatus,
+    TurnBrief,
     UserMessage,
     abandoned,
     call,
 )
 from bot.backends.citations import GeneratedFile, from_response_output
+from bot.backends.context import brief_fields
 from bot.backends.downloads import read_capped
 from bot.backends.responses_http import ResponsesHttpClient, ResponsesSdkClient
 from bot.backends.sse import EventSource
@@ -85,6 +88,14 @@ def message_input(message: UserMessage) -> JsonDict:
         else:
             content.append({"type": "input_file", "file_id": attachment.openai_id})
     return {"role": "user", "content": content}
+
+
+def output_items(outputs: Sequence[ToolOutput]) -> list[JsonDict]:
+    """Function outputs as `function_call_output` input items."""
+    return [
+        {"type": "function_call_output", "call_id": out.call_id, "output": out.output}
+        for out in outputs
+    ]
 
 
 def tool_calls_of(items: Sequence[JsonDict]) -> tuple[ToolCall, ...]:
@@ -161,12 +172,16 @@ class ResponsesBackend:
         return conversation.id
 
     async def start_run(
-        self, *, conversation_id: str, assistant: Assistant, messages: list[UserMessage]
+        self,
+        *,
+        conversation_id: str,
+        assistant: Assistant,
+        messages: list[UserMessage],
+        brief: TurnBrief = NO_BRIEF,
     ) -> str:
         files = [a for m in messages for a in m.attachments]
-        return await self._create(
-            conversation_id, assistant, [message_input(m) for m in messages], files
-        )
+        items = [message_input(m) for m in messages]
+        return await self._create(self._body(conversation_id, assistant, items, files, brief))
 
     async def submit_tool_outputs(
         self,
@@ -175,21 +190,26 @@ class ResponsesBackend:
         run_id: str,
         assistant: Assistant,
         outputs: list[ToolOutput],
+        brief: TurnBrief = NO_BRIEF,
     ) -> str:
-        items = [
-            {"type": "function_call_output", "call_id": out.call_id, "output": out.output}
-            for out in outputs
-        ]
-        return await self._create(conversation_id, assistant, items, [])
+        items = output_items(outputs)
+        return await self._create(self._body(conversation_id, assistant, items, [], brief))
 
     async def start_run_streamed(
-        self, *, conversation_id: str, assistant: Assistant, messages: list[UserMessage]
+        self,
+        *,
+        conversation_id: str,
+        assistant: Assistant,
+        messages: list[UserMessage],
+        brief: TurnBrief = NO_BRIEF,
     ) -> RunStream | str:
         """`start_run`, streamed: the stream once `response.created` is read, or the run's id
         to poll (a backend without a session, or a server that ignored `stream`)."""
         files = [a for m in messages for a in m.attachments]
-        body = self._body(conversation_id, assistant, [message_input(m) for m in messages], files)
-        return await self._create_streamed(body)
+        items = [message_input(m) for m in messages]
+        return await self._create_streamed(
+            self._body(conversation_id, assistant, items, files, brief)
+        )
 
     async def submit_tool_outputs_streamed(
         self,
@@ -198,13 +218,11 @@ class ResponsesBackend:
         run_id: str,
         assistant: Assistant,
         outputs: list[ToolOutput],
+        brief: TurnBrief = NO_BRIEF,
     ) -> RunStream | str:
         """`submit_tool_outputs`, streamed as `start_run_streamed` is."""
-        items = [
-            {"type": "function_call_output", "call_id": out.call_id, "output": out.output}
-            for out in outputs
-        ]
-        return await self._create_streamed(self._body(conversation_id, assistant, items, []))
+        items = output_items(outputs)
+        return await self._create_streamed(self._body(conversation_id, assistant, items, [], brief))
 
     async def resume_stream(self, run_id: str, *, after: int) -> RunStream:
         """The run's stream again, after event `after` (a background response's events are
@@ -256,18 +274,10 @@ class ResponsesBackend:
             stream = self._client.files.with_streaming_response.content(file.file_id)
         return await read_capped(stream, max_bytes=max_bytes, what=file.filename)
 
-    async def _create(
-        self,
-        conversation_id: str,
-        assistant: Assistant,
-        items: list[JsonDict],
-        files: Sequence[Attachment],
-    ) -> str:
+    async def _create(self, body: JsonDict) -> str:
         # The body is already the wire form and only the id is read back: the SDK's
         # parameter transform and response model would be work for nothing.
-        return _id_of(
-            await self._calls.create(self._body(conversation_id, assistant, items, files))
-        )
+        return _id_of(await self._calls.create(body))
 
     async def _create_streamed(self, body: JsonDict) -> RunStream | str:
         calls = self._calls
@@ -291,6 +301,7 @@ class ResponsesBackend:
         assistant: Assistant,
         items: list[JsonDict],
         files: Sequence[Attachment],
+        brief: TurnBrief = NO_BRIEF,
     ) -> JsonDict:
         body: JsonDict = {
             "model": assistant.model,
@@ -298,9 +309,11 @@ class ResponsesBackend:
             "conversation": conversation_id,
             "background": True,
             "store": True,
+            **brief_fields(assistant, brief),
         }
-        if assistant.instructions:
-            body["instructions"] = assistant.instructions
+        instructions = "\n\n".join(t for t in (assistant.instructions, brief.instructions) if t)
+        if instructions:
+            body["instructions"] = instructions
         # Code interpreter reads the turn's spreadsheets and documents from its container.
         data_files = [f.openai_id for f in files if f.kind != "image"]
         tools = [hosted_tool(tool, assistant, data_files) for tool in assistant.tools]

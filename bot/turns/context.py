@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from bot.assistants import Assistant, Assistants
 from bot.backends import Backend, Backends
+from bot.turns.brief import TurnInstructions
 from bot.turns.events import TurnInputs, TurnView
 from bot.turns.held import TurnBook
 from bot.turns.leases import LeaseKeeper
@@ -40,6 +41,8 @@ class TurnContext:
     # STREAMING=on: runs are created streamed where the backend can (`bot.turns.streaming`).
     streaming: bool = False
     inputs: TurnInputs | None = None
+    # Per-turn instructions (who asks, where): asked at each create, never waited on long.
+    instructions: TurnInstructions | None = None
     slack: AsyncWebClient | None = None
     book: TurnBook = field(default_factory=TurnBook)
     schedule: Schedule = field(default=lambda turn_id, when: None)

@@ -13,6 +13,7 @@ from bot.backends import RunState, RunStatus
 from bot.backends.base import Pending, Recovered, UserMessage
 from bot.backoff import backoff
 from bot.errors import BackendError, TurnLost
+from bot.turns.brief import build_brief
 from bot.turns.context import TurnContext
 from bot.turns.events import Failed, RunEvent, Started, Unfinished, event_of
 from bot.turns.held import HeldTurn
@@ -82,10 +83,14 @@ class Starting:
         where the backend can, its stream handed on with the start."""
         conversation = held.conversation
         assistant = self.ctx.assistant_for(conversation)
+        brief = await build_brief(self.ctx, held, force_truncation=False)
         streamer = streaming_backend(self.ctx, conversation)
         if streamer is not None:
             created = await streamer.start_run_streamed(
-                conversation_id=conversation.openai_id or "", assistant=assistant, messages=inputs
+                conversation_id=conversation.openai_id or "",
+                assistant=assistant,
+                messages=inputs,
+                brief=brief,
             )
             if not isinstance(created, str):
                 log.info("turn %s started run %s, streamed", held.id, created.run_id)
@@ -93,7 +98,10 @@ class Starting:
             run_id = created  # the server answered without a stream: polled
         else:
             run_id = await self.ctx.backend_for(conversation).start_run(
-                conversation_id=conversation.openai_id or "", assistant=assistant, messages=inputs
+                conversation_id=conversation.openai_id or "",
+                assistant=assistant,
+                messages=inputs,
+                brief=brief,
             )
         log.info("turn %s started run %s on %s", held.id, run_id, conversation.openai_id)
         delay = self.ctx.planner.next_delay(assistant.name, 0.0)

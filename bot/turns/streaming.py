@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from bot.assistants import Assistant
-from bot.backends.base import UserMessage
+from bot.backends.base import NO_BRIEF, TurnBrief, UserMessage
 from bot.backends.streams import StreamEnd, TextDelta
 from bot.errors import BackendError
 from bot.functions.calls import ToolOutput
@@ -41,7 +41,12 @@ class StreamingBackend(Protocol):
     """A backend whose runs can be created streamed and their streams resumed."""
 
     async def start_run_streamed(
-        self, *, conversation_id: str, assistant: Assistant, messages: list[UserMessage]
+        self,
+        *,
+        conversation_id: str,
+        assistant: Assistant,
+        messages: list[UserMessage],
+        brief: TurnBrief = NO_BRIEF,
     ) -> RunStream | str: ...
 
     async def submit_tool_outputs_streamed(
@@ -51,6 +56,7 @@ class StreamingBackend(Protocol):
         run_id: str,
         assistant: Assistant,
         outputs: list[ToolOutput],
+        brief: TurnBrief = NO_BRIEF,
     ) -> RunStream | str: ...
 
     async def resume_stream(self, run_id: str, *, after: int) -> RunStream: ...

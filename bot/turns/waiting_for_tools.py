@@ -18,6 +18,7 @@ from bot.backends import RunState, RunStatus
 from bot.errors import BackendError, TurnLost
 from bot.functions.calls import ToolCall, ToolOutput, run_calls
 from bot.functions.registry import ToolContext
+from bot.turns.brief import build_brief
 from bot.turns.context import TurnContext
 from bot.turns.events import Finished, Started
 from bot.turns.held import HeldTurn
@@ -102,6 +103,7 @@ class WaitingForTools:
         tool_state = held.tool_state
         assert tool_state is not None
         ctx = self.ctx
+        brief = await build_brief(ctx, held, force_truncation=False)
         streamer = streaming_backend(ctx, held.conversation)
         if streamer is not None:
             created = await streamer.submit_tool_outputs_streamed(
@@ -109,6 +111,7 @@ class WaitingForTools:
                 run_id=tool_state.run_id,
                 assistant=ctx.assistant_for(held.conversation),
                 outputs=tool_state.ordered_outputs(),
+                brief=brief,
             )
             if not isinstance(created, str):
                 log.info("turn %s: tool outputs sent; run %s streams on", held.id, created.run_id)
@@ -120,6 +123,7 @@ class WaitingForTools:
                 run_id=tool_state.run_id,
                 assistant=ctx.assistant_for(held.conversation),
                 outputs=tool_state.ordered_outputs(),
+                brief=brief,
             )
         log.info("turn %s: tool outputs sent; run %s goes on", held.id, run_id)
         return Started(run_id, first_poll=utcnow() + timedelta(seconds=ctx.planner.base))

@@ -208,6 +208,9 @@ def test_the_create_sends_the_same_request_on_either_path(oa: FakeOpenAI, reader
         "tools": [{"type": "web_search"}],
         "temperature": 0.2,
         "reasoning": {"effort": "low", "summary": "auto"},
+        # The default `context = "compact"`: compaction, and truncation as its backstop.
+        "context_management": [{"type": "compaction", "compact_threshold": 100_000}],
+        "truncation": "auto",
     }
     assert sent.json["conversation"].startswith("conv_")
     assert run_id.startswith("resp_")
