@@ -24,6 +24,7 @@ from bot.backends.base import (
 )
 from bot.backends.citations import GeneratedFile, cited_file_ids, from_assistant_messages
 from bot.backends.downloads import read_capped
+from bot.backends.usage import run_usage
 from bot.errors import BackendError
 from bot.functions.calls import ToolCall, ToolOutput
 
@@ -189,11 +190,31 @@ class AssistantsBackend:
             reason: str | None = run.last_error.code if run.last_error is not None else None
             if reason is None and run.incomplete_details is not None:
                 reason = run.incomplete_details.reason
-            return RunState(status, reason=reason, watermark=run_id)
+            return RunState(status, reason=reason, watermark=run_id, usage=run_usage(run))
         messages = await self._run_messages(conversation_id, run_id)
         names = await self._file_names(cited_file_ids(messages))
         answer = from_assistant_messages(messages, filenames=names)
-        return RunState(status, text=answer.text, files=answer.files, watermark=run_id)
+        return RunState(
+            status,
+            text=answer.text,
+            files=answer.files,
+            watermark=run_id,
+            usage=run_usage(run, tool_calls=await self._tool_calls(run_id, conversation_id)),
+        )
+
+    async def _tool_calls(self, run_id: str, thread_id: str) -> int:
+        """How many tool calls the run made, from its `tool_calls` steps (its usage does
+        not say)."""
+        page = await call(
+            lambda: self._client.beta.threads.runs.steps.list(
+                run_id, thread_id=thread_id, limit=100
+            )
+        )
+        return sum(
+            len(step.step_details.tool_calls)
+            for step in page.data
+            if step.step_details.type == "tool_calls"
+        )
 
     async def _activity(self, run_id: str, run: Any) -> str | None:
         """What a running run's current step does, for runs that can use hosted tools."""

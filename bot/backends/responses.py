@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -36,6 +37,7 @@ from bot.backends.downloads import read_capped
 from bot.backends.responses_http import ResponsesHttpClient, ResponsesSdkClient
 from bot.backends.sse import EventSource
 from bot.backends.streams import RunStream
+from bot.backends.usage import response_usage
 from bot.errors import BackendError
 from bot.functions.calls import ToolCall, ToolOutput
 
@@ -120,7 +122,11 @@ def activity_of(items: Sequence[JsonDict]) -> str | None:
 
 
 def final_state(data: JsonDict, status: RunStatus) -> RunState:
-    """The state of a finished response, from its raw JSON."""
+    """The state of a finished response, from its raw JSON, with what it used."""
+    return replace(_settled(data, status), usage=response_usage(data))
+
+
+def _settled(data: JsonDict, status: RunStatus) -> RunState:
     output: list[JsonDict] = [item for item in data.get("output") or [] if isinstance(item, dict)]
     watermark = str(output[-1].get("id")) if output else None
     calls = tool_calls_of(output)

@@ -9,6 +9,7 @@ from dataclasses import asdict
 from bot.backends import RunState, RunStatus
 from bot.turns.context import TurnContext
 from bot.turns.held import HeldTurn
+from bot.turns.usage_rows import usage_row
 from storage import finish
 from storage.models import Reply
 
@@ -46,6 +47,8 @@ class Finishing:
                 error=state.reason,
                 watermark=state.watermark,
                 feedback=self._feedback(state, notice, held),
+                # Rides on the finish: no round trip of its own on the hot path.
+                usage=usage_row(held, state, assistant=ctx.assistant_for(held.conversation).name),
             )
         if outbox:
             log.info(

@@ -24,7 +24,8 @@ from bot.turns.events import Finished, Started
 from bot.turns.held import HeldTurn
 from bot.turns.streaming import STREAM_WATCH, streaming_backend
 from bot.turns.tool_round import ToolState
-from storage import turns
+from bot.turns.usage_rows import usage_row
+from storage import turns, usage
 from storage.models import TurnStatus, utcnow
 
 log = logging.getLogger("bot.engine")
@@ -93,6 +94,11 @@ class WaitingForTools:
                 tool_rounds=round_.number,
                 lease=ctx.lease,
             )
+            record = usage_row(held, state, assistant=assistant.name)
+            if ours and record is not None:
+                # The round's own response (Responses API); an Assistants run reports
+                # usage only once terminal, so its one row comes with the finish.
+                await usage.record_usage(session=session, record=record)
         if not ours:
             raise TurnLost(f"turn {held.id} was taken over")
         turn.status, turn.tool_rounds, turn.attempts = TurnStatus.STARTING, round_.number, 0
@@ -146,7 +152,9 @@ class WaitingForTools:
         except BackendError as exc:
             log.warning("turn %s: closing the open tool calls failed: %s", held.id, exc)
         return Finished(
-            RunState(RunStatus.CANCELLED, reason="tool_rounds", watermark=watermark),
+            RunState(
+                RunStatus.CANCELLED, reason="tool_rounds", watermark=watermark, usage=state.usage
+            ),
             notice=messages.TOO_MANY_TOOL_ROUNDS.format(rounds=MAX_TOOL_ROUNDS),
         )
 

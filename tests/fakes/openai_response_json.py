@@ -8,13 +8,26 @@ from tests.fakes.openai_store import ResponseRec
 
 
 def usage_of(rec: ResponseRec) -> JsonDict:
-    inputs = estimate_tokens([text for _, text in rec.history] + user_texts(rec.input_items))
+    """`ResponseUsage`: the conversation so far counts as cached input (a prefix seen before,
+    as prompt caching serves it); the reasoning items' summaries as reasoning tokens."""
+    earlier = [text for _, text in rec.history]
+    inputs = estimate_tokens(earlier + user_texts(rec.input_items))
     outputs = estimate_tokens([t for item in rec.output for t in texts_of(item.get("content"))])
+    summaries = [
+        str(part.get("text") or "")
+        for item in rec.output
+        if item.get("type") == "reasoning"
+        for part in item.get("summary") or []
+        if isinstance(part, dict)
+    ]
     return {
         "input_tokens": inputs,
-        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+        "input_tokens_details": {
+            "cached_tokens": sum(len(text.split()) for text in earlier),
+            "cache_write_tokens": 0,
+        },
         "output_tokens": outputs,
-        "output_tokens_details": {"reasoning_tokens": 0},
+        "output_tokens_details": {"reasoning_tokens": sum(len(t.split()) for t in summaries)},
         "total_tokens": inputs + outputs,
     }
 
