@@ -43,8 +43,9 @@ TOO_LONG = (
     "Please shorten it or split it into parts."
 )
 CONTEXT_FULL = (
-    "This conversation has grown longer than the model can read. "
-    "Start a fresh one with `/assistant reset`, then ask again."
+    "That was too much for the model to read at once, even with the older part of our "
+    "conversation set aside. Please send a shorter message or split it into parts: the "
+    "conversation is kept (`/assistant reset` starts a fresh one if you prefer)."
 )
 TOO_MANY_TOOL_ROUNDS = (
     "The assistant kept calling tools without finishing ({rounds} rounds), so I stopped it. "

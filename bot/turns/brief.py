@@ -56,15 +56,24 @@ async def build_brief(ctx: TurnContext, held: HeldTurn, *, force_truncation: boo
     if ctx.instructions is None:
         return brief
     assistant = ctx.assistant_for(held.conversation)
+    text = await instructions_for(ctx.instructions, held.messages, assistant, turn_id=held.id)
+    return replace(brief, instructions=text)
+
+
+async def instructions_for(
+    source: TurnInstructions,
+    queued: list[InboundMessage],
+    assistant: Assistant,
+    *,
+    turn_id: int,
+    seconds: float = INSTRUCTIONS_SECONDS,
+) -> str | None:
+    """The turn's instructions from `source`, or None when it fails or takes over `seconds`."""
     try:
-        async with asyncio.timeout(INSTRUCTIONS_SECONDS):
-            text = await ctx.instructions.for_turn(list(held.messages), assistant)
+        async with asyncio.timeout(seconds):
+            return await source.for_turn(list(queued), assistant) or None
     except TimeoutError:
-        log.warning(
-            "turn %s: turn instructions took over %ss; skipped", held.id, INSTRUCTIONS_SECONDS
-        )
-        return brief
+        log.warning("turn %s: turn instructions took over %ss; skipped", turn_id, seconds)
     except Exception:  # never fail a turn for its instructions
-        log.exception("turn %s: building the turn instructions failed; skipped", held.id)
-        return brief
-    return replace(brief, instructions=text or None)
+        log.exception("turn %s: building the turn instructions failed; skipped", turn_id)
+    return None

@@ -35,6 +35,8 @@ class HeldTurn:
     streamed_text: str = ""
     # Someone pressed Stop (in this process): no further tool round is started.
     stop_requested: bool = False
+    # The last create was refused with `context_length_exceeded`: the retry forces truncation.
+    force_truncation: bool = False
 
     @property
     def id(self) -> int:

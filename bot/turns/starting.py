@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot import messages
 from bot.backends import RunState, RunStatus
@@ -22,6 +22,9 @@ from storage import conversations, turns
 from storage.models import Conversation, utcnow
 
 log = logging.getLogger("bot.engine")
+
+# The error code of a create past the model's context window (a 400: nothing was created).
+CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded"
 
 
 class Starting:
@@ -83,7 +86,7 @@ class Starting:
         where the backend can, its stream handed on with the start."""
         conversation = held.conversation
         assistant = self.ctx.assistant_for(conversation)
-        brief = await build_brief(self.ctx, held, force_truncation=False)
+        brief = await build_brief(self.ctx, held, force_truncation=held.force_truncation)
         streamer = streaming_backend(self.ctx, conversation)
         if streamer is not None:
             created = await streamer.start_run_streamed(
@@ -111,15 +114,24 @@ class Starting:
         """A create was answered with an error: a notice (OpenAI will not take it), or a
         retry planned after a back-off (None)."""
         turn = held.turn
+        too_long = exc.code == CONTEXT_LENGTH_EXCEEDED
+        if too_long and not held.force_truncation:
+            # A 400 created nothing: the same input again, with `truncation: "auto"` (the
+            # API then drops the conversation's oldest items until the input fits).
+            log.warning("turn %s: past the model's context; retrying with truncation", held.id)
+            held.force_truncation = True
+            await self._retry(held, exc, at=utcnow())
+            return None
         if not exc.transient:
             log.error("turn %s: OpenAI refused the run: %s", held.id, exc)
-            notice = (
-                messages.CONTEXT_FULL
-                if exc.code == "context_length_exceeded"
-                else messages.RUN_REJECTED
-            )
+            notice = messages.CONTEXT_FULL if too_long else messages.RUN_REJECTED
             return Failed(RunState(RunStatus.FAILED, reason=str(exc)), notice=notice)
-        retry_at = utcnow() + timedelta(seconds=backoff(turn.attempts))
+        await self._retry(held, exc, at=utcnow() + timedelta(seconds=backoff(turn.attempts)))
+        return None
+
+    async def _retry(self, held: HeldTurn, exc: BackendError, *, at: datetime) -> None:
+        """Plan the create again at `at` (recorded, so another process would too)."""
+        turn, retry_at = held.turn, at
         log.warning("turn %s: starting the run failed (%s); retrying at %s", held.id, exc, retry_at)
         async with self.ctx.db.session() as session:
             ours = await turns.record_start_failure(
@@ -135,7 +147,6 @@ class Starting:
         turn.attempts += 1
         turn.lease_until = retry_at + self.ctx.lease
         self.ctx.schedule(held.id, retry_at)
-        return None
 
 
 def describe_recovered(found: Recovered) -> str:

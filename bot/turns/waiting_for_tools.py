@@ -109,7 +109,7 @@ class WaitingForTools:
         tool_state = held.tool_state
         assert tool_state is not None
         ctx = self.ctx
-        brief = await build_brief(ctx, held, force_truncation=False)
+        brief = await build_brief(ctx, held, force_truncation=held.force_truncation)
         streamer = streaming_backend(ctx, held.conversation)
         if streamer is not None:
             created = await streamer.submit_tool_outputs_streamed(

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from bot import messages
 from tests.e2e.conftest import StartBridge
 from tests.e2e.harness import BridgeProcess, wait_for
 from tests.e2e.replies import posts_in, reply_text
@@ -50,7 +51,7 @@ def test_an_oversized_message_gets_a_limit_message_and_no_run(
     assert len(openai.responses_created()) == 1
 
 
-def test_a_conversation_too_long_for_the_model_says_how_to_start_afresh(
+def test_a_turn_too_long_for_the_model_even_truncated_gets_a_clear_notice(
     bridge: BridgeProcess, slack: FakeSlack, openai: FakeOpenAI
 ) -> None:
     body = {
@@ -61,11 +62,12 @@ def test_a_conversation_too_long_for_the_model_says_how_to_start_afresh(
             "code": "context_length_exceeded",
         }
     }
-    openai.fail_next("POST", r"^/v1/responses$", 400, body=body)
+    # Refused twice: the create, and its one retry with truncation forced.
+    openai.fail_next("POST", r"^/v1/responses$", 400, body=body, times=2)
     event = dm_event("U1", "one more thing")
     bridge.send(event_callback(event))
     [post] = posts_in(slack, event["channel"])
-    assert "/assistant reset" in reply_text(post)
+    assert reply_text(post) == messages.CONTEXT_FULL
     assert "context window" not in reply_text(post)
 
 

@@ -76,3 +76,15 @@ class KnobsMixin:
     def api_key(self, value: str | None) -> None:
         with self._store.lock:
             self._store.knobs.api_key = value
+
+    @property
+    def context_limit(self) -> int | None:
+        """Characters of input past which a create fails with `context_length_exceeded`
+        (unless its compaction or truncation keeps it within: `openai_context.py`)."""
+        with self._store.lock:
+            return self._store.knobs.context_limit
+
+    @context_limit.setter
+    def context_limit(self, value: int | None) -> None:
+        with self._store.lock:
+            self._store.knobs.context_limit = value

@@ -7,6 +7,7 @@ import re
 import time
 from typing import Any
 
+from tests.fakes.openai_context import check_context
 from tests.fakes.openai_items import check_tool_pairs, history_of, normalize_input
 from tests.fakes.openai_outcome import finish_response, plan_outcome, query_of
 from tests.fakes.openai_response_json import response_json
@@ -80,6 +81,7 @@ def create_response(store: Store, req: ApiRequest, _: re.Match[str]) -> Result:
     conversation_id, prior = _prior_items(store, body)
     items = normalize_input(body.get("input"))
     check_tool_pairs(prior, items)
+    check_context(store.knobs.context_limit, body, prior, items)
     calls, plan, file_ids = plan_response(store, body, items)
     rec = ResponseRec(
         id=new_id("resp"),

@@ -222,6 +222,8 @@ class Knobs:
     stream_error_after: int | None = None
     stream_ignored: bool = False
     reasoning_summary_next: str | None = None
+    # Characters of input past which a create fails (`tests/fakes/openai_context.py`).
+    context_limit: int | None = None
 
 
 @dataclass
