@@ -27,9 +27,12 @@ from bot.slack.delivery import Deliverer
 from bot.slack.identity import BotIdentity
 from bot.slack.inputs import InputBuilder
 from bot.slack.pacing import StreamPacer
+from bot.slack.people import People
 from bot.slack.poster import SlackPoster
 from bot.slack.reactions import ReactedMessages
 from bot.slack.status import StatusBoard
+from bot.slack.thread_context import ThreadContext
+from bot.slack.turn_instructions import SlackTurnInstructions
 from bot.slack.view import SlackView
 from bot.turns.context import TurnContext
 from bot.turns.leases import LeaseKeeper
@@ -80,6 +83,8 @@ class Bridge:
         self.assistants = assistants or load_assistants(settings)
         self.backends = backends.Backends(self.openai_client, self.http)
         self.status = StatusBoard(db=self.db, poster=self.poster)
+        # users.info / conversations.info, cached: who asks, and where (asked as turns start).
+        self.people = People(self.slack_client)
         # Slack's per-workspace budgets for the stream methods, shared by every live answer.
         self.pacer = StreamPacer(
             start_per_minute=settings.stream_starts_per_minute,
@@ -128,8 +133,17 @@ class Bridge:
                     notice=self._file_notice,
                     slack=self.slack_client,
                     slack_api_url=settings.slack_api_url,
+                    people=self.people,
+                    thread=ThreadContext(
+                        db=self.db,
+                        slack=self.slack_client,
+                        people=self.people,
+                        max_chars=settings.thread_context_chars,
+                        bot=lambda: self.identity.bot,
+                    ),
                 ),
                 slack=self.slack_client,
+                instructions=SlackTurnInstructions(self.people),
             )
         )
         self.engine.schedule = self._schedule_turn

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,8 @@ ContextMode = Literal["compact", "truncate", "off"]
 _TYPABLE_NAME = re.compile(r"[^\s&<>]+")
 # assistant.threads.setSuggestedPrompts sets "up to four suggested prompts" (method reference).
 MAX_PROMPTS = 4
+# What `turn_instructions = "…"` may name (filled in by bot.slack.turn_instructions).
+TURN_PLACEHOLDERS = ("user_name", "user_title", "local_time", "timezone", "where")
 
 
 class SuggestedPrompt(BaseModel):
@@ -76,6 +79,15 @@ class AssistantSpec(BaseModel):
     description: str = ""
     functions: tuple[str, ...] = ()
     prompts: tuple[SuggestedPrompt, ...] = ()
+    # Per-turn instructions: unset, the default template; "", none.
+    turn_instructions: str | None = None
+
+    @field_validator("turn_instructions")
+    @classmethod
+    def _known_placeholders(cls, template: str | None) -> str | None:
+        if template:
+            check_turn_template(template)
+        return template
 
     @field_validator("prompts")
     @classmethod
@@ -104,6 +116,18 @@ class AssistantSpec(BaseModel):
         if self.id is not None and "web_search" in self.tools:
             raise ValueError("web_search is a Responses API tool; an `id` assistant cannot use it")
         return self
+
+
+def check_turn_template(template: str) -> None:
+    """Raise ValueError naming a placeholder `str.format` could not fill (or bad braces)."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(f"not a valid template ({exc}; write {{{{ and }}}} for braces)") from None
+    known = ", ".join(f"{{{name}}}" for name in TURN_PLACEHOLDERS)
+    for _, name, _, _ in parsed:
+        if name is not None and name not in TURN_PLACEHOLDERS:
+            raise ValueError(f"unknown placeholder {{{name}}} (known: {known})")
 
 
 class AssistantsFile(BaseModel):
@@ -150,6 +174,8 @@ class Assistant:
     # Suggested prompts in Slack's agent view; none: DEFAULT_PROMPTS.
     prompts: tuple[SuggestedPrompt, ...] = ()
     context: ContextMode = "compact"
+    # Per-turn instructions (who asks, when and where): None, the default template; "", none.
+    turn_instructions: str | None = None
 
     @property
     def suggested_prompts(self) -> tuple[SuggestedPrompt, ...]:
@@ -249,6 +275,7 @@ def _assistant(name: str, spec: AssistantSpec, callables: tuple[Function, ...]) 
         callables=callables,
         prompts=spec.prompts,
         context=spec.context,
+        turn_instructions=spec.turn_instructions,
     )
 
 

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # Attached files larger than this are refused with a reply naming them (images: 20 MB
     # at most, OpenAI's own limit for image inputs).
     max_file_mb: float = Field(default=25.0, gt=0, le=512)
+    # Mentioned inside a Slack thread, the assistant first gets that much of its earlier
+    # messages (newest kept; 0: none). About 2,000 tokens.
+    thread_context_chars: int = Field(default=8_000, ge=0, le=200_000)
     # Answered messages are kept this long (Slack retries come within minutes).
     retention_days: float = Field(default=7.0, gt=0)
     # Background steps (a create, a poll, a post) in flight at once. They mostly wait on

@@ -24,6 +24,8 @@ from bot.backends.uploads import upload
 from bot.errors import TurnLost
 from bot.file_rules import SlackFile, kind_of
 from bot.slack.files import FileFetchError, download, refresh
+from bot.slack.people import People
+from bot.slack.thread_context import ThreadContext
 from storage.db import Database
 from storage.models import InboundMessage
 
@@ -36,6 +38,17 @@ log = logging.getLogger(__name__)
 Notice = Callable[[InboundMessage, str], Awaitable[None]]
 # Before each upload: make sure this process still holds the turn (raises TurnLost).
 Fence = Callable[[], Awaitable[None]]
+
+
+def is_shared(key: str) -> bool:
+    """A conversation several people write in: a channel's, or a Slack thread's in a channel
+    (CHANNEL_SCOPE=thread). A member's (CHANNEL_SCOPE=user) and a DM's have one author."""
+    return key.partition(":")[0] in ("channel", "thread")
+
+
+def labelled(author: str, text: str) -> str:
+    """The text as the model reads it in a shared conversation: `[Ana Lima] what is …`."""
+    return f"[{author}] {text}".rstrip()
 
 
 def stored_files(message: InboundMessage) -> list[dict[str, Any]]:
@@ -56,8 +69,13 @@ class InputBuilder:
         notice: Notice,
         slack: AsyncWebClient | None = None,
         slack_api_url: str = "https://slack.com/api/",
+        people: People | None = None,
+        thread: ThreadContext | None = None,
     ) -> None:
         self.slack = slack
+        # Author labels in shared conversations, and the thread around a mention.
+        self.people = people
+        self.thread = thread
         # The bot token goes only to Slack's own hosts (or the one SLACK_API_URL names).
         self.token_hosts = {"slack.com", urlsplit(slack_api_url).hostname or "slack.com"}
         self.db = db
@@ -79,13 +97,25 @@ class InputBuilder:
         the lease keeper renews the turn's lease while files move).
         """
         built = []
+        names = await self._author_names(queued)
         for message in queued:
+            if self.thread is not None and (context := await self.thread.for_message(message)):
+                built.append(UserMessage(text=context))
             attachments = []
             if message.files:
                 attachments = await self._attachments(message, backend, fence)
             if message.text or attachments:  # a message of files that all failed says nothing
-                built.append(UserMessage(text=message.text, attachments=tuple(attachments)))
+                text = message.text
+                if names is not None:
+                    text = labelled(names.get(message.user_id, message.user_id), text)
+                built.append(UserMessage(text=text, attachments=tuple(attachments)))
         return built
+
+    async def _author_names(self, queued: list[InboundMessage]) -> dict[str, str] | None:
+        """Each author's name when the conversation is shared (None: not labelled)."""
+        if self.people is None or not queued or not is_shared(queued[0].key):
+            return None
+        return await self.people.names({message.user_id for message in queued})
 
     async def _attachments(
         self, message: InboundMessage, backend: Backend, fence: Fence

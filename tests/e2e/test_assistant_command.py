@@ -85,7 +85,9 @@ def test_use_switches_the_dm_and_switching_back_resumes_the_first_conversation(
     assert ask(bridge, slack, "U1", "back to maths", 3) == "echo: back to maths (turn 2)"
 
     tutor_1, editor_1, tutor_2 = openai.responses_created()
-    assert (editor_1["model"], editor_1["instructions"], editor_1["temperature"]) == (
+    # The assistant's own instructions come first; the turn's (who asks, where) follow.
+    instructions = str(editor_1["instructions"]).split("\n\n")[0]
+    assert (editor_1["model"], instructions, editor_1["temperature"]) == (
         "gpt-4.1",
         "You are a copy editor.",
         0.2,

@@ -94,7 +94,8 @@ def test_mention_is_answered_in_its_thread_without_the_mention(
     [post] = posts_in(slack, "C1")
     assert post["thread_ts"] == event["ts"]
     assert reply_text(post) == "echo: summarise the plan (turn 1)"
-    assert input_texts(openai.responses_created()[0]) == ["summarise the plan"]
+    # A channel's conversation is shared: each message is labelled with its author.
+    assert input_texts(openai.responses_created()[0]) == ["[u1] summarise the plan"]
 
 
 def test_follow_up_in_a_bot_thread_needs_no_mention_and_other_messages_are_ignored(
@@ -114,7 +115,10 @@ def test_follow_up_in_a_bot_thread_needs_no_mention_and_other_messages_are_ignor
     second = posts_in(slack, "C1", 2)[1]
     assert second["thread_ts"] == mention["ts"]
     assert reply_text(second) == "echo: and then? (turn 2)"
-    assert [input_texts(b) for b in openai.responses_created()] == [["start"], ["and then?"]]
+    assert [input_texts(b) for b in openai.responses_created()] == [
+        ["[u1] start"],
+        ["[u2] and then?"],
+    ]
 
 
 def test_mention_delivered_also_as_channel_message_is_answered_once(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -48,9 +49,17 @@ class ReplyContext:
 Responder = Callable[[ReplyContext], str]
 
 
+# The bridge labels each message of a shared (channel) conversation with its author,
+# "[Ana Lima] text": the echo leaves the label out, so a reply reads the same in a DM and a
+# channel; tests of the labels assert on the request's input.
+_AUTHOR_LABEL = re.compile(r"^\[[^\]\n]*\] ?")
+
+
 def echo_responder(context: ReplyContext) -> str:
-    """The default reply: the turn's user text and how many turns the memory holds."""
-    return f"echo: {chr(10).join(context.user_texts)} (turn {context.turn})"
+    """The default reply: the turn's user text (without author labels) and how many turns
+    the memory holds."""
+    texts = [_AUTHOR_LABEL.sub("", text) for text in context.user_texts]
+    return f"echo: {chr(10).join(texts)} (turn {context.turn})"
 
 
 @dataclass
