@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession  # noqa: E402
 from storage import finish, inbox, outbox, turns  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.migrate import migrate  # noqa: E402
-from storage.models import utcnow  # noqa: E402
+from storage.models import UsageRecord, utcnow  # noqa: E402
 from tests.scratch_schema import scratch_schema  # noqa: E402
 from tests.turn_rows import dm_message, open_turn_over_pending  # noqa: E402
 
@@ -63,6 +63,20 @@ async def one_turn(db: Database, n: int) -> None:
             lease=LEASE,
             polls=2,
             watermark=f"msg_{n}",
+            # A turn's final run's usage rides on the finish (issue 13).
+            usage=UsageRecord(
+                run_id=f"resp_{n}",
+                turn_id=turn.id,
+                team_id="T",
+                channel_id=turn.channel_id,
+                user_id="U",
+                key=key,
+                assistant="default",
+                backend="responses",
+                model="gpt-5-mini",
+                input_tokens=1200,
+                output_tokens=40,
+            ),
         )
     async with db.session(single=True) as session:
         await turns.pending_messages(session=session, key=key)
