@@ -51,15 +51,15 @@ class AnswerStreams:
         # newest message (a DM's), where every other part of the reply then goes too.
         thread_ts = turn.thread_ts or newest.message_ts
         turn_id = turn.id
-        # Known before Slack answers: a reply finished meanwhile goes to the same thread.
-        turn.stream_thread_ts = thread_ts
 
         async def record(ts: str) -> None:
             async with self.db.session(single=True) as session:
                 await streams.record_stream(
                     session=session, turn_id=turn_id, ts=ts, thread_ts=thread_ts
                 )
-            turn.stream_ts = ts
+            # From now on the reply's parts go to the stream's thread; until Slack has taken
+            # the stream (and where it refuses streams) they go where they always did.
+            turn.stream_ts, turn.stream_thread_ts = ts, thread_ts
 
         answer = LiveAnswer(
             self.client,

@@ -314,3 +314,16 @@ def test_an_answer_longer_than_one_message_streams_its_first_part_and_posts_the_
     shown += [slack.visible_text(event["channel"], post["ts"]) for post in rest]
     assert all(post.get("thread_ts") == event["ts"] for post in rest)
     assert " ".join(shown).split() == answer.split()
+
+
+def test_where_slack_refuses_streams_a_top_level_dm_is_answered_at_the_top_level(
+    start_bridge: StartBridge, slack: FakeSlack, openai: FakeOpenAI
+) -> None:
+    stream_answer(openai, "posted the old way", first=0.2, spread=0.5)
+    slack.stream_refusals["*"] = "channel_type_not_supported"
+    bridge = start_bridge(STREAMING="on")
+    event = dm_event("U1", "no streams here")
+    bridge.send(event_callback(event))
+    [post] = slack.wait_for(lambda: answers(slack, event["channel"]))
+    assert post.get("thread_ts") is None
+    assert slack.visible_text(event["channel"], post["ts"]) == "posted the old way"
