@@ -108,8 +108,10 @@ def test_deltas_come_in_order_and_join_to_the_final_text(oa: FakeOpenAI) -> None
     items = on_backend(oa, body)
     deltas = [i.text for i in items if isinstance(i, TextDelta)]
     assert len(deltas) == 5 and "".join(deltas) == ANSWER
-    assert end_of(items) == RunState(
-        RunStatus.COMPLETED, text=ANSWER, watermark=end_of(items).watermark
+    end = end_of(items)
+    assert end.usage is not None and end.usage.output_tokens > 0  # as the terminal event said
+    assert end == RunState(
+        RunStatus.COMPLETED, text=ANSWER, watermark=end.watermark, usage=end.usage
     )
     (create,) = oa.calls("POST", r"^/v1/responses$")
     assert create.json["stream"] is True and create.json["background"] is True
