@@ -176,6 +176,12 @@ class Assistant:
     context: ContextMode = "compact"
     # Per-turn instructions (who asks, when and where): None, the default template; "", none.
     turn_instructions: str | None = None
+    # An OpenAI saved agent (Agents API): its id (`agent = "…"`, OPENAI_AGENT_ID, or recorded
+    # by `assistants sync` for a `kind = "agent"` definition), and the session environment
+    # (the `environment` body of `sessions.create`; `{"type": "none"}` unless it asks for one).
+    agent_id: str = ""
+    is_agent: bool = False
+    environment: tuple[tuple[str, object], ...] = (("type", "none"),)
 
     @property
     def suggested_prompts(self) -> tuple[SuggestedPrompt, ...]:
@@ -183,8 +189,16 @@ class Assistant:
 
     @property
     def kind(self) -> str:
-        """`assistants` for an `asst_…` id (threads and runs), else `responses`."""
+        """`agents` for a saved agent (sessions and turns), `assistants` for an `asst_…` id
+        (threads and runs), else `responses`."""
+        if self.is_agent or self.agent_id:
+            return "agents"
         return "assistants" if self.assistant_id else "responses"
+
+    @property
+    def session_environment(self) -> dict[str, object]:
+        """The `environment` a new Agents API session of this assistant is created with."""
+        return dict(self.environment)
 
 
 @dataclass(frozen=True)
