@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import string
 import tomllib
@@ -25,6 +26,8 @@ from bot.functions.registry import Function, load_functions
 
 DEFAULT_NAME = "default"
 DEFAULT_FILE = "assistants.toml"
+# An Agents API session without a sandbox (model and tools only): the default, and free.
+NO_ENVIRONMENT = '{"type": "none"}'
 HostedTool = Literal["code_interpreter", "file_search", "web_search"]
 # How a long conversation is kept within the model's context (`bot.backends.context`).
 ContextMode = Literal["compact", "truncate", "off"]
@@ -181,7 +184,7 @@ class Assistant:
     # (the `environment` body of `sessions.create`; `{"type": "none"}` unless it asks for one).
     agent_id: str = ""
     is_agent: bool = False
-    environment: tuple[tuple[str, object], ...] = (("type", "none"),)
+    environment_json: str = NO_ENVIRONMENT
 
     @property
     def suggested_prompts(self) -> tuple[SuggestedPrompt, ...]:
@@ -198,7 +201,8 @@ class Assistant:
     @property
     def session_environment(self) -> dict[str, object]:
         """The `environment` a new Agents API session of this assistant is created with."""
-        return dict(self.environment)
+        environment: dict[str, object] = json.loads(self.environment_json)
+        return environment
 
 
 @dataclass(frozen=True)
