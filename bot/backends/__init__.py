@@ -1,4 +1,5 @@
-"""OpenAI backends behind one small interface: Responses (default) and Assistants (`asst_…`)."""
+"""OpenAI backends behind one small interface: Responses (default), Assistants (`asst_…`)
+and the Agents API (saved agents)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import openai
 from openai import AsyncOpenAI, DefaultAioHttpClient
 
 from bot.assistants import Assistant
+from bot.backends.agents import AgentsBackend
 from bot.backends.assistants import AssistantsBackend
 from bot.backends.base import Backend, RunState, RunStatus
 from bot.backends.responses import ResponsesBackend
@@ -40,11 +42,14 @@ class Backends:
         self.client = client
         self.responses = ResponsesBackend(client, http)
         self.assistants = AssistantsBackend(client)
+        self.agents = AgentsBackend(client, http)
 
     def for_assistant(self, assistant: Assistant) -> Backend:
-        return self.assistants if assistant.kind == "assistants" else self.responses
+        return self.by_kind(assistant.kind)
 
     def by_kind(self, kind: str) -> Backend:
+        if kind == "agents":
+            return self.agents
         return self.assistants if kind == "assistants" else self.responses
 
 

@@ -247,6 +247,9 @@ class AssistantsBackend:
     async def cancel_run(self, *, conversation_id: str, run_id: str) -> None:
         await call(lambda: self._client.beta.threads.runs.cancel(run_id, thread_id=conversation_id))
 
+    def settled_conversation(self, conversation_id: str) -> str | None:
+        return None  # its conversations are created before their first run
+
     async def recover_run(self, *, conversation_id: str, watermark: str | None) -> Recovered:
         # One run at a time per thread: a run newer than the previous turn's is ours.
         page = await call(

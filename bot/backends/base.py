@@ -77,12 +77,18 @@ class TurnBrief:
     Responses `prompt_cache_key`, one per conversation. `safety_id`: the Responses
     `safety_identifier`, a stable hash of team and user (never the raw ids).
     `force_truncation`: a retry after `context_length_exceeded` (`truncation: "auto"`).
+    `request_key`: the same for every attempt at this turn's create (the Agents API's
+    `Idempotency-Key`: a retried or taken-over send starts no second turn). `after`: the
+    conversation's watermark, what the run's own output comes after (Agents API: the
+    previous turn, so the new one is told apart from it).
     """
 
     instructions: str | None = None
     cache_key: str | None = None
     safety_id: str | None = None
     force_truncation: bool = False
+    request_key: str | None = None
+    after: str | None = None
 
 
 NO_BRIEF = TurnBrief()
@@ -170,6 +176,11 @@ class Backend(Protocol):
 
     async def cancel_run(self, *, conversation_id: str, run_id: str) -> None:
         """Ask OpenAI to stop the run (it may finish anyway)."""
+        ...
+
+    def settled_conversation(self, conversation_id: str) -> str | None:
+        """The real id of a conversation that was created by the last start (or found by the
+        last recovery) under a placeholder id; None when it kept its id (the usual case)."""
         ...
 
     async def recover_run(self, *, conversation_id: str, watermark: str | None) -> Recovered:

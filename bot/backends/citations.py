@@ -26,6 +26,8 @@ class GeneratedFile:
     # Responses code interpreter: /containers/{id}/files/{file_id}/content, for ~20 minutes.
     # None: /files/{file_id}/content (Assistants).
     container_id: str | None = None
+    # An Agents API session artifact (`file_id` is the artifact's id): its session.
+    session_id: str | None = None
 
 
 @dataclass(frozen=True)

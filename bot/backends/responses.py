@@ -352,6 +352,9 @@ class ResponsesBackend:
     async def cancel_run(self, *, conversation_id: str, run_id: str) -> None:
         await call(lambda: self._client.responses.cancel(run_id))
 
+    def settled_conversation(self, conversation_id: str) -> str | None:
+        return None  # its conversations are created before their first run
+
     async def recover_run(self, *, conversation_id: str, watermark: str | None) -> Recovered:
         # The Responses API has no list endpoint, so a response whose id was lost is found
         # through the conversation: its input (user messages, or function outputs) and,

@@ -52,6 +52,8 @@ async def build_brief(ctx: TurnContext, held: HeldTurn, *, force_truncation: boo
         cache_key=cache_key(held.conversation),
         safety_id=safety_id(newest.team_id, newest.user_id) if newest else None,
         force_truncation=force_truncation,
+        request_key=f"assistant-bridge-turn-{held.id}",
+        after=held.conversation.watermark,
     )
     if ctx.instructions is None:
         return brief

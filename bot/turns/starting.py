@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from bot import messages
 from bot.backends import RunState, RunStatus
-from bot.backends.base import Pending, Recovered, UserMessage
+from bot.backends.base import Backend, Pending, Recovered, UserMessage
 from bot.backoff import backoff
 from bot.errors import BackendError, TurnLost
 from bot.turns.brief import build_brief
@@ -55,9 +55,11 @@ class Starting:
             # Another process may have finished turns since this row was read.
             fresh = await session.get(Conversation, held.conversation.id)
         conversation = fresh or held.conversation
-        found = await self.ctx.backend_for(conversation).recover_run(
+        backend = self.ctx.backend_for(conversation)
+        found = await backend.recover_run(
             conversation_id=conversation.openai_id or "", watermark=conversation.watermark
         )
+        await self._settle(held, backend)
         log.warning("turn %s: looked for an unrecorded run: %s", held.id, describe_recovered(found))
         planner = self.ctx.planner
         if found is None:
@@ -95,6 +97,7 @@ class Starting:
                 messages=inputs,
                 brief=brief,
             )
+            await self._settle(held, self.ctx.backend_for(conversation))
             if not isinstance(created, str):
                 log.info("turn %s started run %s, streamed", held.id, created.run_id)
                 return Started(created.run_id, first_poll=utcnow() + STREAM_WATCH, stream=created)
@@ -106,9 +109,24 @@ class Starting:
                 messages=inputs,
                 brief=brief,
             )
+        await self._settle(held, self.ctx.backend_for(conversation))
         log.info("turn %s started run %s on %s", held.id, run_id, conversation.openai_id)
         delay = self.ctx.planner.next_delay(assistant.name, 0.0)
         return Started(run_id, first_poll=utcnow() + timedelta(seconds=delay))
+
+    async def _settle(self, held: HeldTurn, backend: Backend) -> None:
+        """Record the conversation's real id, where the start (or the look) created or
+        found it under a placeholder (an Agents API session is created with its first
+        input): before the run is recorded, so every later turn finds the session."""
+        conversation = held.conversation
+        settled = backend.settled_conversation(conversation.openai_id or "")
+        if settled is None or conversation.id is None:
+            return
+        async with self.ctx.db.session(single=True) as session:
+            await conversations.set_conversation_openai_id(
+                session=session, conversation_id=conversation.id, openai_id=settled
+            )
+        conversation.openai_id = settled
 
     async def failed(self, held: HeldTurn, exc: BackendError) -> RunEvent | None:
         """A create was answered with an error: a notice (OpenAI will not take it), or a

@@ -1,0 +1,582 @@
+"""Agents API backend (beta): a saved agent, one durable session per conversation, a turn
+per bridge turn — sent as input events under an idempotency key, polled or streamed.
+
+The seed's flow word for word: the session is the thread, a turn is the run (`queued`,
+`in_progress`, `waiting`, then `completed` / `failed` / `cancelled`), function calls are
+the session's `required_actions`, answered with `tool_result` events on the same turn.
+
+- A session is created together with its first input (the API requires input for an
+  environment of type `none`), so a conversation's id is first a placeholder
+  (`NEW_SESSION` + a token, recorded); the create carries the token as session metadata,
+  and a lost answer is found again by `sessions.list(metadata=…)`. The session id the
+  create returns is handed to the turn machine through `settled_conversation`.
+- Every input event carries an `Idempotency-Key` derived from the session and the bridge's
+  turn (and the tool round's call ids): a send that is retried, or repeated by a process
+  that took the turn over, starts no second turn and submits no result twice.
+- The bridge sends a message only to an idle session: messages that come during a turn
+  wait for the next one (README: "Messages during a running turn"), so no steer races
+  the end of a turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import openai
+from openai import AsyncOpenAI, omit
+
+from bot.assistants import Assistant
+from bot.backends.agent_state import (
+    FINAL,
+    Approval,
+    activity_of,
+    artifact_files,
+    finished_state,
+    pending_for,
+)
+from bot.backends.agent_stream import AgentRunStream
+from bot.backends.base import (
+    NO_BRIEF,
+    PENDING,
+    Recovered,
+    RunState,
+    RunStatus,
+    TurnBrief,
+    UserMessage,
+    abandoned,
+    call,
+    classify,
+    classify_status,
+)
+from bot.backends.citations import GeneratedFile
+from bot.backends.downloads import read_capped
+from bot.backends.sse import EventSource
+from bot.errors import BackendError
+from bot.functions.calls import ToolCall, ToolOutput
+
+if TYPE_CHECKING:
+    from bot.file_rules import FileKind, Purpose
+
+JsonDict = dict[str, Any]
+log = logging.getLogger(__name__)
+
+# A conversation whose session is not created yet: the placeholder recorded as its id.
+NEW_SESSION = "agent-session-new:"
+# The session metadata key the create carries the placeholder's token in.
+TOKEN_KEY = "assistant_bridge_conversation"
+# The input's turn is listed shortly after the 202 ("acceptance, not durable completion"):
+# looked for this many times, these seconds apart, before the start is tried again later.
+_FIND_TURN_DELAYS = (0.05, 0.2, 0.5, 1.0)
+_CREATE_SECONDS = 20.0
+DENIED_NOTICE = (
+    "_The agent asked for approval to use {what}. Approvals from Slack are not supported "
+    "yet, so it was declined._"
+)
+
+
+def is_new_session(conversation_id: str) -> bool:
+    return conversation_id.startswith(NEW_SESSION)
+
+
+def input_messages(messages: Sequence[UserMessage], brief: TurnBrief) -> list[JsonDict]:
+    """The user messages of an `agent.session.input.message` event. Per-turn instructions
+    (who asks, where, when) lead the first message: an input event has no instructions of
+    its own. Files reach an agent through its environment, never as message content."""
+    built: list[JsonDict] = []
+    for number, message in enumerate(messages):
+        content: list[JsonDict] = []
+        if number == 0 and brief.instructions:
+            content.append({"type": "input_text", "text": f"[{brief.instructions}]"})
+        text = message.text
+        if message.attachments:
+            names = ", ".join(a.name for a in message.attachments)
+            text = f"{text}\n\n(Attached in Slack, not readable by this agent: {names})".strip()
+        content.append({"type": "input_text", "text": text or "(no text)"})
+        built.append({"role": "user", "type": "message", "content": content})
+    return built
+
+
+def tool_results(turn_id: str, outputs: Sequence[ToolOutput]) -> list[JsonDict]:
+    """`agent.session.input.tool_result` events: an error output as `success: false`."""
+    events: list[JsonDict] = []
+    for out in outputs:
+        event: JsonDict = {
+            "type": "agent.session.input.tool_result",
+            "turn_id": turn_id,
+            "call_id": out.call_id,
+            "success": out.ok,
+        }
+        if out.ok:
+            event["output"] = out.output
+        else:
+            event["error"] = out.output
+        events.append(event)
+    return events
+
+
+def denial(approval: Approval) -> JsonDict:
+    """The input event that declines an approval request (approvals in Slack come later)."""
+    if approval.kind == "mcp":
+        return {
+            "type": "agent.session.input.mcp_approval_request_result",
+            "request_id": approval.request_id,
+            "response": {"type": "mcp_tool_call", "decision": "deny"},
+        }
+    if approval.request_type == "browser_authentication":
+        response: JsonDict = {"type": "browser_authentication", "action": "cancel"}
+    else:
+        response = {"type": "browser_origin_access", "decision": "deny"}
+    return {
+        "type": "agent.session.input.computer_use_approval_request_result",
+        "request_id": approval.request_id,
+        "response": response,
+    }
+
+
+def round_key(turn_id: str, call_ids: Sequence[str]) -> str:
+    """One tool round's key: the turn and its calls (a round is its set of call ids)."""
+    digest = hashlib.sha256("\n".join(sorted(call_ids)).encode()).hexdigest()[:24]
+    return f"{turn_id}:tools:{digest}"
+
+
+class AgentsBackend:
+    """Sessions, input events and turns of `client.beta.agents`."""
+
+    kind = "agents"
+
+    def __init__(
+        self,
+        client: AsyncOpenAI,
+        http: aiohttp.ClientSession | None = None,
+        *,
+        stream_idle: float = 30.0,
+    ) -> None:
+        self._client = client
+        # Sends are never retried by the SDK (a repeat is the machine's, after a look); a
+        # short timeout keeps a send inside the turn's lease.
+        self._send_client = client.with_options(max_retries=0, timeout=_CREATE_SECONDS)
+        self._agents = client.beta.agents
+        self._http = http
+        self._stream_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=20, sock_read=stream_idle
+        )
+        # New-session placeholder → the session the create (or a recovery) found: handed
+        # to the machine right after the call (`settled_conversation`).
+        self._settled: dict[str, str] = {}
+        # Turn → its session, for a resume (which is given the turn's id only).
+        self._session_of: dict[str, str] = {}
+        # Session → its agent's model (usage rows name a model).
+        self._models: dict[str, str] = {}
+        # Turns whose approval requests this process declined: their answers say so.
+        self._denied: dict[str, list[str]] = {}
+        # Saved agents' tools, looked up once (functions are added to a session's tools).
+        self._agent_tools: dict[str, list[JsonDict]] = {}
+
+    # The conversation -------------------------------------------------------------------
+    async def create_conversation(self, *, key: str, assistant: Assistant) -> str:
+        # Nothing is created yet: a session needs its first input.
+        return f"{NEW_SESSION}{uuid.uuid4().hex}"
+
+    def settled_conversation(self, conversation_id: str) -> str | None:
+        """The session a placeholder became (once, right after the call that learned it)."""
+        return self._settled.pop(conversation_id, None)
+
+    # Starting ---------------------------------------------------------------------------
+    async def start_run(
+        self,
+        *,
+        conversation_id: str,
+        assistant: Assistant,
+        messages: list[UserMessage],
+        brief: TurnBrief = NO_BRIEF,
+    ) -> str:
+        if is_new_session(conversation_id):
+            session_id = await self._create_session(conversation_id, assistant, messages, brief)
+            return await self._find_turn(session_id, after=None)
+        await self._send_message(conversation_id, messages, brief)
+        return await self._find_turn(conversation_id, after=brief.after)
+
+    async def start_run_streamed(
+        self,
+        *,
+        conversation_id: str,
+        assistant: Assistant,
+        messages: list[UserMessage],
+        brief: TurnBrief = NO_BRIEF,
+    ) -> AgentRunStream | str:
+        """`start_run` with the session's stream opened first (it replays nothing): the
+        stream, or the turn's id to poll when no stream could be opened."""
+        if self._http is None:
+            return await self.start_run(
+                conversation_id=conversation_id, assistant=assistant, messages=messages, brief=brief
+            )
+        if is_new_session(conversation_id):
+            session_id = await self._create_session(conversation_id, assistant, messages, brief)
+            turn_id = await self._find_turn(session_id, after=None)
+            return await self._stream_or_id(session_id, turn_id)
+        source = await self._open_stream(conversation_id)
+        if source is None:
+            return await self.start_run(
+                conversation_id=conversation_id, assistant=assistant, messages=messages, brief=brief
+            )
+        try:
+            await self._send_message(conversation_id, messages, brief)
+            turn_id = await self._find_turn(conversation_id, after=brief.after)
+        except BaseException:
+            source.close()
+            raise
+        return self._stream(source, conversation_id, turn_id)
+
+    async def _create_session(
+        self, placeholder: str, assistant: Assistant, messages: list[UserMessage], brief: TurnBrief
+    ) -> str:
+        token = placeholder.removeprefix(NEW_SESSION)
+        overrides = await self._overrides(assistant)
+        # Plain JSON in the wire form the SDK's TypedDicts describe.
+        params: Any = {
+            "agent_id": assistant.agent_id,
+            "environment": assistant.session_environment,
+            "input": input_messages(messages, brief),
+            "metadata": {TOKEN_KEY: token},
+        }
+        if overrides:
+            params["agent"] = overrides
+        session = await call(lambda: self._send_client.beta.agents.sessions.create(**params))
+        session_id = str(session.id)
+        self._settled[placeholder] = session_id
+        self._models[session_id] = str(session.agent.model)
+        log.info("created agent session %s for a new conversation", session_id)
+        return session_id
+
+    async def _overrides(self, assistant: Assistant) -> JsonDict:
+        """The session's agent settings over the saved agent's: the bridge's functions, when
+        the saved agent does not already have them as tools."""
+        if not assistant.callables:
+            return {}
+        tools = await self._saved_tools(assistant.agent_id)
+        names = {t.get("name") for t in tools if t.get("type") == "function"}
+        missing = [f for f in assistant.callables if f.name not in names]
+        if not missing:
+            return {}
+        functions = [
+            {
+                "type": "function",
+                "name": f.name,
+                "description": f.description,
+                "parameters": f.parameters,
+            }
+            for f in missing
+        ]
+        return {"tools": [*tools, *functions]}
+
+    async def _saved_tools(self, agent_id: str) -> list[JsonDict]:
+        if agent_id not in self._agent_tools:
+            agent = await call(lambda: self._agents.retrieve(agent_id))
+            self._agent_tools[agent_id] = [
+                tool.model_dump(mode="json", exclude_none=True) for tool in agent.tools
+            ]
+        return self._agent_tools[agent_id]
+
+    async def _send_message(
+        self, session_id: str, messages: list[UserMessage], brief: TurnBrief
+    ) -> None:
+        event = {
+            "type": "agent.session.input.message",
+            "input": input_messages(messages, brief),
+        }
+        key = f"{session_id}:{brief.request_key}:input" if brief.request_key else None
+        await self._send(session_id, [event], key)
+
+    async def _send(self, session_id: str, events: list[JsonDict], key: str | None) -> None:
+        await call(
+            lambda: self._send_client.beta.agents.sessions.events.create(
+                session_id,
+                events=events,  # type: ignore[arg-type]
+                idempotency_key=key if key else omit,
+            )
+        )
+
+    async def _find_turn(self, session_id: str, *, after: str | None) -> str:
+        """The turn the input just started: the session's newest, if it is not `after`."""
+        for delay in (0.0, *_FIND_TURN_DELAYS):
+            if delay:
+                await asyncio.sleep(delay)
+            newest = await self._newest_turn(session_id)
+            if newest is not None and newest != after:
+                self._session_of[newest] = session_id
+                return newest
+        # Sent (202) but not listed yet: the start is tried again later, after a look
+        # (`recover_run`), and a repeat of the send is harmless under its key.
+        raise BackendError("input accepted; its turn is not listed yet", transient=True)
+
+    async def _newest_turn(self, session_id: str) -> str | None:
+        page = await call(
+            lambda: self._agents.sessions.turns.list(session_id, order="desc", limit=1)
+        )
+        turns = [t for t in page.data if t.subagent_id is None]
+        return turns[0].id if turns else None
+
+    # Functions --------------------------------------------------------------------------
+    async def submit_tool_outputs(
+        self,
+        *,
+        conversation_id: str,
+        run_id: str,
+        assistant: Assistant,
+        outputs: list[ToolOutput],
+        brief: TurnBrief = NO_BRIEF,
+    ) -> str:
+        key = f"{conversation_id}:{round_key(run_id, [o.call_id for o in outputs])}"
+        await self._send(conversation_id, tool_results(run_id, outputs), key)
+        self._session_of[run_id] = conversation_id
+        return run_id  # the same turn goes on
+
+    async def submit_tool_outputs_streamed(
+        self,
+        *,
+        conversation_id: str,
+        run_id: str,
+        assistant: Assistant,
+        outputs: list[ToolOutput],
+        brief: TurnBrief = NO_BRIEF,
+    ) -> AgentRunStream | str:
+        source = await self._open_stream(conversation_id) if self._http else None
+        try:
+            await self.submit_tool_outputs(
+                conversation_id=conversation_id,
+                run_id=run_id,
+                assistant=assistant,
+                outputs=outputs,
+                brief=brief,
+            )
+        except BaseException:
+            if source is not None:
+                source.close()
+            raise
+        return run_id if source is None else self._stream(source, conversation_id, run_id)
+
+    async def abandon_tool_calls(
+        self, *, conversation_id: str, run_id: str, calls: tuple[ToolCall, ...]
+    ) -> str | None:
+        # The turn waits for these calls: answer each as an error, then end the turn.
+        outputs = [ToolOutput(c.call_id, abandoned(c), ok=False) for c in calls]
+        key = f"{conversation_id}:{round_key(run_id, [c.call_id for c in calls])}:abandon"
+        await self._send(conversation_id, tool_results(run_id, outputs), key)
+        await self.cancel_run(conversation_id=conversation_id, run_id=run_id)
+        return run_id
+
+    # Looking at a turn ------------------------------------------------------------------
+    async def poll_run(
+        self, *, conversation_id: str, run_id: str, assistant: Assistant
+    ) -> RunState:
+        return await self._look(conversation_id, run_id)
+
+    async def _look(self, session_id: str, turn_id: str) -> RunState:
+        turn = await call(
+            lambda: self._agents.sessions.turns.retrieve(turn_id, session_id=session_id)
+        )
+        data = turn.model_dump(mode="json")
+        status = FINAL.get(turn.status)
+        if status is not None:
+            return await self._finished(session_id, data, status)
+        if turn.status == "waiting":
+            return await self._waiting(session_id, turn_id)
+        if turn.status == "queued":
+            return RunState(RunStatus.RUNNING)
+        items = await self._items(session_id, turn_id)
+        return RunState(RunStatus.RUNNING, activity=activity_of(items))
+
+    async def _waiting(self, session_id: str, turn_id: str) -> RunState:
+        """A waiting turn: its function calls, or approvals declined (it then goes on)."""
+        session = await call(lambda: self._agents.sessions.retrieve(session_id))
+        self._models[session_id] = session.agent.model
+        pending = pending_for(session.model_dump(mode="json"), turn_id)
+        if pending.calls:
+            return RunState(RunStatus.REQUIRES_ACTION, tool_calls=pending.calls, watermark=turn_id)
+        if pending.approvals:
+            await self._deny(session_id, turn_id, pending.approvals)
+            return RunState(RunStatus.RUNNING, activity="declining an approval request")
+        if pending.environment:
+            # The environment dropped and only its owner can reconnect it: end the turn.
+            log.warning("session %s: its environment needs reconnecting; cancelling", session_id)
+            await self.cancel_run(conversation_id=session_id, run_id=turn_id)
+            return RunState(RunStatus.FAILED, reason="environment_connection", watermark=turn_id)
+        return RunState(RunStatus.RUNNING)
+
+    async def _deny(self, session_id: str, turn_id: str, approvals: Sequence[Approval]) -> None:
+        for approval in approvals:
+            key = f"{session_id}:{turn_id}:deny:{approval.request_id}"
+            await self._send(session_id, [denial(approval)], key)
+            log.info("session %s: declined an approval request of turn %s", session_id, turn_id)
+            self._denied.setdefault(turn_id, []).append(approval.what)
+
+    async def _finished(self, session_id: str, turn: JsonDict, status: RunStatus) -> RunState:
+        turn_id = str(turn["id"])
+        items = await self._items(session_id, turn_id)
+        files: tuple[GeneratedFile, ...] = ()
+        if status is RunStatus.COMPLETED:
+            files = await self._artifacts(session_id, turn_id)
+        model = await self._model(session_id)
+        state = finished_state(turn, status, items, files, model=model)
+        denied = self._denied.pop(turn_id, [])
+        if denied and state.status is RunStatus.COMPLETED:
+            notice = DENIED_NOTICE.format(what=", ".join(sorted(set(denied))))
+            text = f"{state.text}\n\n{notice}" if state.text else notice
+            state = RunState(
+                state.status,
+                text=text,
+                watermark=state.watermark,
+                files=state.files,
+                usage=state.usage,
+            )
+        return state
+
+    async def _items(self, session_id: str, turn_id: str) -> list[JsonDict]:
+        page = self._agents.sessions.turns.items.list(
+            turn_id, session_id=session_id, order="asc", limit=100
+        )
+        return await _collect(page)
+
+    async def _artifacts(self, session_id: str, turn_id: str) -> tuple[GeneratedFile, ...]:
+        page = self._agents.sessions.artifacts.list(session_id, order="desc", limit=100)
+        return artifact_files(await _collect(page), turn_id)
+
+    async def _model(self, session_id: str) -> str:
+        if session_id not in self._models:
+            session = await call(lambda: self._agents.sessions.retrieve(session_id))
+            self._models[session_id] = session.agent.model
+        return self._models[session_id]
+
+    async def cancel_run(self, *, conversation_id: str, run_id: str) -> None:
+        if is_new_session(conversation_id):
+            return  # no session yet: nothing runs
+        cancel = {"type": "agent.session.input.cancel"}
+        await self._send(conversation_id, [cancel], f"{conversation_id}:{run_id}:cancel")
+
+    async def recover_run(self, *, conversation_id: str, watermark: str | None) -> Recovered:
+        # After a failed or lost send: the session's newest turn, if it is not the previous
+        # turn's, is this one. Found nothing: the send goes again, under the same key.
+        session_id = conversation_id
+        if is_new_session(conversation_id):
+            found = await self._session_by_token(conversation_id)
+            if found is None:
+                return None
+            self._settled[conversation_id] = session_id = found
+            watermark = None
+        newest = await self._newest_turn(session_id)
+        if newest is None:
+            return PENDING if session_id != conversation_id else None
+        if newest == watermark:
+            return None
+        self._session_of[newest] = session_id
+        state = await self._look(session_id, newest)
+        return newest if state.status is RunStatus.RUNNING else state
+
+    async def _session_by_token(self, placeholder: str) -> str | None:
+        token = placeholder.removeprefix(NEW_SESSION)
+        page = await call(lambda: self._agents.sessions.list(metadata={TOKEN_KEY: token}, limit=1))
+        return page.data[0].id if page.data else None
+
+    # Streams ----------------------------------------------------------------------------
+    async def resume_stream(self, run_id: str, *, after: int) -> AgentRunStream:
+        """The session's stream again (it replays nothing), and one look at the turn: an end
+        that came meanwhile is yielded at once."""
+        session_id = self._session_of.get(run_id)
+        if session_id is None or self._http is None:
+            raise BackendError("no session known for the turn", transient=False, code="no_stream")
+        source = await self._open_stream(session_id)
+        if source is None:
+            raise BackendError("the session's stream did not open", transient=True)
+        try:
+            state = await self._look(session_id, run_id)
+        except BaseException:
+            source.close()
+            raise
+        ended = None if state.status is RunStatus.RUNNING else state
+        return AgentRunStream(source, turn_id=run_id, look=self._looker(session_id), ended=ended)
+
+    async def _stream_or_id(self, session_id: str, turn_id: str) -> AgentRunStream | str:
+        source = await self._open_stream(session_id)
+        return turn_id if source is None else self._stream(source, session_id, turn_id)
+
+    def _stream(self, source: EventSource, session_id: str, turn_id: str) -> AgentRunStream:
+        self._session_of[turn_id] = session_id
+        return AgentRunStream(source, turn_id=turn_id, look=self._looker(session_id))
+
+    def _looker(self, session_id: str) -> Callable[[str], Awaitable[RunState]]:
+        async def look(turn_id: str) -> RunState:
+            return await self._look(session_id, turn_id)
+
+        return look
+
+    async def _open_stream(self, session_id: str) -> EventSource | None:
+        """`GET /agents/sessions/{id}/events` as an open event stream; None when the server
+        answers without one (then the turn is polled)."""
+        assert self._http is not None
+        client = self._client
+        url = f"{str(client.base_url).rstrip('/')}/agents/sessions/{session_id}/events"
+        headers = {
+            "Authorization": f"Bearer {client.api_key}",
+            "Accept": "text/event-stream",
+            "OpenAI-Beta": "agents=v1",
+        }
+        if client.organization:
+            headers["OpenAI-Organization"] = client.organization
+        if client.project:
+            headers["OpenAI-Project"] = client.project
+        try:
+            got = await self._http.get(
+                url,
+                params={"include_obfuscation": "false"},
+                headers=headers,
+                timeout=self._stream_timeout,
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise BackendError(type(exc).__name__, transient=True, code="connection") from exc
+        if got.status < 400 and got.content_type == "text/event-stream":
+            return EventSource(got)
+        try:
+            raw = await got.read()
+        except (aiohttp.ClientError, TimeoutError):
+            raw = b""
+        finally:
+            got.release()
+        if got.status >= 400:
+            body = _json_or_none(raw)
+            refused = classify_status(got.status, body)
+            log.warning("session %s: its stream was refused: %s", session_id, refused)
+        return None
+
+    # Files ------------------------------------------------------------------------------
+    def file_purpose(self, kind: FileKind) -> Purpose:
+        return "user_data"
+
+    async def download_file(self, file: GeneratedFile, *, max_bytes: int) -> bytes:
+        if not file.session_id:
+            raise BackendError("an artifact without its session", transient=False)
+        stream = self._agents.sessions.artifacts.with_streaming_response.content(
+            file.file_id, session_id=file.session_id
+        )
+        return await read_capped(stream, max_bytes=max_bytes, what=file.filename)
+
+
+async def _collect(page: Any) -> list[JsonDict]:
+    """Every item of an SDK list (paged as the API pages it), as JSON."""
+    try:
+        return [item.model_dump(mode="json") async for item in page]
+    except openai.OpenAIError as exc:
+        raise classify(exc) from exc
+
+
+def _json_or_none(raw: bytes) -> object:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
