@@ -11,6 +11,9 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.faults import Fault
+from tests.fakes.openai_agent_stream import serve_session_stream
+from tests.fakes.openai_agents import check_gate, is_agents_path
+from tests.fakes.openai_api_agents import AgentKnobsMixin
 from tests.fakes.openai_api_knobs import KnobsMixin
 from tests.fakes.openai_api_tools import ToolKnobsMixin
 from tests.fakes.openai_http import (
@@ -27,11 +30,13 @@ from tests.fakes.openai_response_json import response_json
 from tests.fakes.openai_routes import advance_all, route
 from tests.fakes.openai_run_json import run_json
 from tests.fakes.openai_shapes import (
+    Accepted,
     ApiError,
     ApiRequest,
     Blob,
     JsonDict,
     Later,
+    SessionStream,
     Streamed,
     default_error,
 )
@@ -53,8 +58,9 @@ _NO_KEY = (
 MAX_BODY_BYTES = 600 * 1024 * 1024
 
 
-class FakeOpenAI(FakeServer[Store], KnobsMixin, ToolKnobsMixin, StreamKnobsMixin):
-    """Conversations, background Responses, Assistants (threads/runs), Files and Models.
+class FakeOpenAI(FakeServer[Store], KnobsMixin, ToolKnobsMixin, StreamKnobsMixin, AgentKnobsMixin):
+    """Conversations, background Responses, Assistants (threads/runs), Agents (beta), Files
+    and Models.
 
     Use `with FakeOpenAI() as oa:` and point the SDK at `oa.url + "/v1"`.
     """
@@ -201,16 +207,28 @@ class FakeOpenAI(FakeServer[Store], KnobsMixin, ToolKnobsMixin, StreamKnobsMixin
             raise ApiError(404, f"Invalid URL ({request.method} {request.path})")
         handler, match = found
         api_request = ApiRequest(
-            request.method, request.path, dict(recorded.query), copy.deepcopy(payload), form
+            request.method,
+            request.path,
+            dict(recorded.query),
+            copy.deepcopy(payload),
+            form,
+            recorded.headers,
         )
         with self._store.lock:
+            if is_agents_path(request.path):
+                check_gate(self._store, request.method, recorded.headers)
             advance_all(self._store)
             result = handler(self._store, api_request, match)
             if isinstance(result, Blob):
                 return blob_response(result)
-            text = None if isinstance(result, Later | Streamed) else json.dumps(result)
+            if isinstance(result, Accepted):
+                return web.Response(status=result.status, headers=standard_headers())
+            streamed = isinstance(result, Later | Streamed | SessionStream)
+            text = None if streamed else json.dumps(result)
         if isinstance(result, Streamed):
             return await serve_stream(request, self._store, result)
+        if isinstance(result, SessionStream):
+            return await serve_session_stream(request, self._store, result)
         if isinstance(result, Later):
             await asyncio.sleep(result.delay)
             with self._store.lock:

@@ -5,12 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from tests.fakes import openai_agent_inputs as agent_inputs
+from tests.fakes import openai_agent_reads as agent_reads
+from tests.fakes import openai_agent_sessions as sessions
+from tests.fakes import openai_agents as agents
 from tests.fakes import openai_conversations as conv
 from tests.fakes import openai_files as files
 from tests.fakes import openai_responses as resp
 from tests.fakes import openai_runs as runs
 from tests.fakes import openai_steps as steps
 from tests.fakes import openai_threads as threads
+from tests.fakes.openai_agent_turns import advance_session
 from tests.fakes.openai_shapes import ApiError, ApiRequest, Result
 from tests.fakes.openai_store import Store
 
@@ -40,6 +45,9 @@ _ID = r"(?P<id>[^/]+)"
 _THREAD = r"/v1/threads/(?P<tid>[^/]+)"
 _RUN = _THREAD + r"/runs/(?P<rid>[^/]+)"
 _CONTAINER_FILE = r"/v1/containers/(?P<cid>[^/]+)/files/(?P<fid>[^/]+)"
+_SESSION = r"/v1/agents/sessions/(?P<sid>[^/]+)"
+_TURN = _SESSION + r"/turns/(?P<tid>[^/]+)"
+_ARTIFACT = _SESSION + r"/artifacts/(?P<aid>[^/]+)"
 
 _TABLE: list[tuple[str, str, Handler]] = [
     ("GET", r"/v1/models", list_models),
@@ -76,6 +84,25 @@ _TABLE: list[tuple[str, str, Handler]] = [
     ("GET", rf"/v1/files/{_ID}/content", files.file_content),
     ("GET", _CONTAINER_FILE, files.retrieve_container_file),
     ("GET", _CONTAINER_FILE + "/content", files.container_file_content),
+    # Agents API (beta): the sessions routes first, as `/v1/agents/{id}` would match them.
+    ("POST", r"/v1/agents/sessions", sessions.create_session),
+    ("GET", r"/v1/agents/sessions", sessions.list_sessions),
+    ("GET", _SESSION, sessions.retrieve_session),
+    ("POST", _SESSION + "/events", agent_inputs.post_events),
+    ("GET", _SESSION + "/events", agent_inputs.stream_events),
+    ("GET", _SESSION + "/turns", agent_reads.list_turns),
+    ("GET", _TURN, agent_reads.retrieve_turn),
+    ("GET", _TURN + "/items", agent_reads.list_turn_items),
+    ("GET", _SESSION + "/items", agent_reads.list_session_items),
+    ("GET", _SESSION + "/artifacts", agent_reads.list_artifacts),
+    ("GET", _ARTIFACT, agent_reads.retrieve_artifact),
+    ("DELETE", _ARTIFACT, agent_reads.delete_artifact),
+    ("GET", _ARTIFACT + "/content", agent_reads.artifact_content),
+    ("POST", r"/v1/agents", agents.create_agent),
+    ("GET", r"/v1/agents", agents.list_agents),
+    ("GET", rf"/v1/agents/{_ID}", agents.retrieve_agent),
+    ("POST", rf"/v1/agents/{_ID}", agents.update_agent),
+    ("DELETE", rf"/v1/agents/{_ID}", agents.delete_agent),
 ]
 
 ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
@@ -98,3 +125,5 @@ def advance_all(store: Store) -> None:
         resp.advance_response(store, rec)
     for run in list(store.runs.values()):
         runs.advance_run(store, run)
+    for session in list(store.agents.sessions.values()):
+        advance_session(store, session)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 JsonDict = dict[str, Any]
@@ -29,6 +29,8 @@ class ApiRequest:
     json: Any
     # Fields of a multipart/form-data body (text fields as str, file parts as FormFile).
     form: Mapping[str, str | FormFile] | None = None
+    # Header names lower-cased.
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     def body(self) -> JsonDict:
         return self.json if isinstance(self.json, dict) else {}
@@ -59,7 +61,22 @@ class Streamed:
     kind: str  # "create" | "resume"
 
 
-Result = JsonDict | Later | Blob | Streamed
+@dataclass(frozen=True)
+class Accepted:
+    """An answer without a body (the Agents API's 202 to input events)."""
+
+    status: int = 202
+
+
+@dataclass(frozen=True)
+class SessionStream:
+    """An answer that is an agent session's live event stream, from `position` in its log."""
+
+    session_id: str
+    position: int
+
+
+Result = JsonDict | Later | Blob | Streamed | Accepted | SessionStream
 
 
 def new_id(prefix: str) -> str:

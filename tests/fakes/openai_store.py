@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tests.fakes.openai_agents_state import AgentsState
 from tests.fakes.openai_shapes import JsonDict
 
 if TYPE_CHECKING:
@@ -253,6 +254,8 @@ class Store:
     # Every stream request (create and resume), oldest first, and the faults still to come.
     stream_calls: list[StreamCall] = field(default_factory=list)
     stream_faults: StreamFaults = field(default_factory=StreamFaults)
+    # The Agents API (beta): tests/fakes/openai_agents*.py.
+    agents: AgentsState = field(default_factory=AgentsState)
 
     def take_planned_calls(self) -> list[JsonDict]:
         calls, self.knobs.function_calls_next = self.knobs.function_calls_next, []
