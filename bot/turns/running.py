@@ -109,14 +109,17 @@ class Running:
         ctx, turn = self.ctx, held.turn
         assert turn.run_id is not None
         log.warning("turn %s: run %s passed the run timeout; cancelling it", held.id, turn.run_id)
+        backend = ctx.backend_for(held.conversation)
         try:
-            await ctx.backend_for(held.conversation).cancel_run(
+            await backend.cancel_run(
                 conversation_id=held.conversation.openai_id or "", run_id=turn.run_id
             )
         except BackendError as exc:
             log.warning("turn %s: cancelling run %s failed: %s", held.id, turn.run_id, exc)
         minutes = max(1, round(ctx.run_timeout.total_seconds() / 60))
+        # An Agents API turn is its own watermark: the next turn is told apart from it.
+        watermark = turn.run_id if backend.kind == "agents" else None
         return Finished(
-            RunState(RunStatus.CANCELLED, reason="timeout"),
+            RunState(RunStatus.CANCELLED, reason="timeout", watermark=watermark),
             notice=messages.RUN_TIMED_OUT.format(minutes=minutes),
         )
