@@ -18,6 +18,7 @@ from bot.assistants import Assistant
 from bot.backends.agents import NEW_SESSION, AgentsBackend
 from bot.backends.base import PENDING, RunState, RunStatus, TurnBrief, UserMessage
 from bot.backends.streams import StreamEnd, TextDelta
+from bot.errors import BackendError
 from bot.functions.calls import ToolOutput
 from tests.fakes.openai_api import FakeOpenAI
 
@@ -216,7 +217,7 @@ def test_recovery_finds_a_session_and_a_turn_whose_answers_were_lost(
         placeholder = await backend.create_conversation(key="D1", assistant=agent)
         assert await backend.recover_run(conversation_id=placeholder, watermark=None) is None
         oa.lose_answer_next("POST", r"/v1/agents/sessions")
-        with pytest.raises(Exception):
+        with pytest.raises(BackendError):
             await backend.start_run(
                 conversation_id=placeholder,
                 assistant=agent,
@@ -232,7 +233,7 @@ def test_recovery_finds_a_session_and_a_turn_whose_answers_were_lost(
         await settled(backend, session, turn, agent)
         # The same for a later turn: its send's answer lost, the turn is found, not resent.
         oa.lose_answer_next("POST", r"/v1/agents/sessions/[^/]+/events")
-        with pytest.raises(Exception):
+        with pytest.raises(BackendError):
             await backend.start_run(
                 conversation_id=session,
                 assistant=agent,
