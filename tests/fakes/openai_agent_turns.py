@@ -15,9 +15,10 @@ from tests.fakes.openai_agent_json import (
     turn_usage,
     user_message,
 )
-from tests.fakes.openai_agents_state import ArtifactRec, SessionRec, TurnRec
+from tests.fakes.openai_agent_plan import approval_action, publish_artifact, reply_context
+from tests.fakes.openai_agents_state import SessionRec, TurnRec
 from tests.fakes.openai_shapes import JsonDict, new_id, texts_of
-from tests.fakes.openai_store import ReplyContext, Store, now_int
+from tests.fakes.openai_store import Store, now_int
 
 SERVER_ERROR = {"code": "server_error", "message": "The model service encountered an error."}
 _TERMINAL = {"completed": "completed", "cancelled": "cancelled"}
@@ -127,27 +128,6 @@ def _wait(session: SessionRec, turn: TurnRec) -> None:
     emit(session, "agent.session.requires_action")
 
 
-def approval_action(turn: TurnRec, request_id: str, wanted: JsonDict) -> JsonDict:
-    """The required action of a planned approval: an MCP call, or a computer-use origin."""
-    base = {"request_id": request_id, "turn_id": turn.id}
-    if wanted.get("type") == "computer_use":
-        request = {
-            "type": "browser_origin_access",
-            "origin": str(wanted.get("origin", "https://example.com")),
-            "reason": wanted.get("reason"),
-        }
-        return {"type": "computer_use_approval_request", **base, "request": request}
-    name, label = str(wanted.get("name", "tool")), str(wanted.get("server_label", "mcp"))
-    request = {
-        "type": "mcp_tool_call",
-        "server_label": label,
-        "name": name,
-        "arguments": wanted.get("arguments", {}),
-        "message": str(wanted.get("message") or f"Allow {label} to run {name}?"),
-    }
-    return {"type": "mcp_approval_request", **base, "request": request}
-
-
 def resume(session: SessionRec, turn: TurnRec) -> None:
     """All the turn waited for is answered: a new segment of work starts now."""
     turn.status, turn.segment_start = "in_progress", time.monotonic()
@@ -245,34 +225,3 @@ def end_turn(store: Store, session: SessionRec, turn: TurnRec, status: str) -> N
 
 def _text(item: JsonDict) -> str:
     return "".join(part.get("text", "") for part in item["content"])
-
-
-def publish_artifact(store: Store, session: SessionRec, turn: TurnRec, wanted: JsonDict) -> None:
-    environment_id = str(session.environment.get("id") or session.id.replace("sess", "env"))
-    rec = ArtifactRec(
-        id=new_id("artifact"),
-        session_id=session.id,
-        turn_id=turn.id,
-        environment_id=environment_id,
-        path=str(wanted["path"]),
-        content=bytes(wanted["content"]),
-        created_at=now_int(),
-    )
-    store.agents.artifacts[rec.id] = rec
-
-
-def reply_context(store: Store, session: SessionRec, turn: TurnRec) -> ReplyContext:
-    agent = session.agent
-    done = sum(1 for t in session.turns if t.status == "completed")
-    return ReplyContext(
-        model=str(agent["model"]),
-        instructions=agent.get("instructions"),
-        assistant_id=str(agent["id"]),
-        conversation_or_thread_id=session.id,
-        user_texts=list(turn.user_texts),
-        history=list(turn.history),
-        tools=list(agent.get("tools") or []),
-        tool_outputs=list(turn.tool_outputs),
-        turn=done + 1,
-        turn_id=turn.id,
-    )

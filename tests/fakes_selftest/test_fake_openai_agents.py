@@ -184,7 +184,7 @@ def test_function_calls_through_required_actions_and_tool_results(oa: FakeOpenAI
 
 def test_a_message_during_a_turn_steers_it(oa: FakeOpenAI) -> None:
     sdk = sdk_for(oa)
-    oa.latency = 0.4
+    oa.latency = 0.8
     agent = oa.add_agent()
     session = sdk.beta.agents.sessions.create(environment=NONE, agent_id=agent["id"], input="one")
     sdk.beta.agents.sessions.events.create(session.id, events=[say("two")])
@@ -197,7 +197,7 @@ def test_a_message_during_a_turn_steers_it(oa: FakeOpenAI) -> None:
 
 def test_cancel_failed_turn_and_denied_approval(oa: FakeOpenAI) -> None:
     sdk = sdk_for(oa)
-    oa.latency = 0.5
+    oa.latency = 5.0  # the cancel surely comes first
     agent = oa.add_agent()
     session = sdk.beta.agents.sessions.create(environment=NONE, agent_id=agent["id"], input="a")
     cancel: Any = {"type": "agent.session.input.cancel"}
