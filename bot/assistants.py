@@ -4,158 +4,32 @@ from __future__ import annotations
 
 import json
 import re
-import string
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
+from pydantic import ValidationError
+
+from bot.agent_spec import AgentDefinition, KeyProblem, agent_definition
+from bot.assistant_spec import (
+    DEFAULT_PROMPTS,
+    AssistantsFile,
+    AssistantSpec,
+    ContextMode,
+    SuggestedPrompt,
 )
-
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.functions.registry import Function, load_functions
+from bot.toml_lines import line_of
 
 DEFAULT_NAME = "default"
 DEFAULT_FILE = "assistants.toml"
 # An Agents API session without a sandbox (model and tools only): the default, and free.
 NO_ENVIRONMENT = '{"type": "none"}'
-HostedTool = Literal["code_interpreter", "file_search", "web_search"]
-# How a long conversation is kept within the model's context (`bot.backends.context`).
-ContextMode = Literal["compact", "truncate", "off"]
 # `/assistant use NAME` splits its text on whitespace, and Slack sends &, < and > escaped
 # (&amp; &lt; &gt;): a name with any of them could never be chosen.
 _TYPABLE_NAME = re.compile(r"[^\s&<>]+")
-# assistant.threads.setSuggestedPrompts sets "up to four suggested prompts" (method reference).
-MAX_PROMPTS = 4
-# What `turn_instructions = "…"` may name (filled in by bot.slack.turn_instructions).
-TURN_PLACEHOLDERS = ("user_name", "user_title", "local_time", "timezone", "where")
-
-
-class SuggestedPrompt(BaseModel):
-    """One of the suggested prompts Slack's agent view offers: a title and the message sent."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    title: str = Field(min_length=1)
-    message: str = Field(min_length=1)
-
-    @field_validator("title", "message")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value
-
-
-# When an assistant names no prompts (the manifest's `agent_view.suggested_prompts`).
-DEFAULT_PROMPTS = (
-    SuggestedPrompt(title="What can you do?", message="What can you help me with?"),
-    SuggestedPrompt(
-        title="Draft a message", message="Help me draft a short, friendly message to my team."
-    ),
-)
-
-
-class AssistantSpec(BaseModel):
-    """One `[assistants.NAME]` table: a Responses assistant (`model`) or an `asst_…` id."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str | None = Field(default=None, pattern=r"^asst_[A-Za-z0-9_-]+$")
-    model: str | None = Field(default=None, min_length=1)
-    instructions: str = ""
-    # Declared before `tools`: the check of `tools` reads it.
-    vector_store_ids: tuple[str, ...] = ()
-    tools: tuple[HostedTool, ...] = ()
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    reasoning: Literal["minimal", "low", "medium", "high"] | None = None
-    context: ContextMode = "compact"
-    description: str = ""
-    functions: tuple[str, ...] = ()
-    prompts: tuple[SuggestedPrompt, ...] = ()
-    # Per-turn instructions: unset, the default template; "", none.
-    turn_instructions: str | None = None
-
-    @field_validator("turn_instructions")
-    @classmethod
-    def _known_placeholders(cls, template: str | None) -> str | None:
-        if template:
-            check_turn_template(template)
-        return template
-
-    @field_validator("prompts")
-    @classmethod
-    def _few_prompts(cls, prompts: tuple[SuggestedPrompt, ...]) -> tuple[SuggestedPrompt, ...]:
-        if len(prompts) > MAX_PROMPTS:
-            raise ValueError(
-                f"Slack shows at most {MAX_PROMPTS} suggested prompts, not {len(prompts)}"
-            )
-        return prompts
-
-    @field_validator("tools")
-    @classmethod
-    def _searchable(cls, tools: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
-        # The Responses API refuses file_search without vector stores (every turn would get
-        # a 400); an `id` assistant may search the stores it has on the server instead.
-        responses = info.data.get("model") is not None and info.data.get("id") is None
-        stores = info.data.get("vector_store_ids")  # None: refused itself, reported already
-        if responses and "file_search" in tools and stores == ():
-            raise ValueError("file_search needs `vector_store_ids = [...]`: the stores it searches")
-        return tools
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> AssistantSpec:
-        if (self.id is None) == (self.model is None):
-            raise ValueError("give either `model` (Responses API) or `id` (asst_…), not both")
-        if self.id is not None and "web_search" in self.tools:
-            raise ValueError("web_search is a Responses API tool; an `id` assistant cannot use it")
-        return self
-
-
-def check_turn_template(template: str) -> None:
-    """Raise ValueError naming a placeholder `str.format` could not fill (or bad braces)."""
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError as exc:
-        raise ValueError(f"not a valid template ({exc}; write {{{{ and }}}} for braces)") from None
-    known = ", ".join(f"{{{name}}}" for name in TURN_PLACEHOLDERS)
-    for _, name, _, _ in parsed:
-        if name is not None and name not in TURN_PLACEHOLDERS:
-            raise ValueError(f"unknown placeholder {{{name}}} (known: {known})")
-
-
-class AssistantsFile(BaseModel):
-    """The whole file: `default` and the `[assistants.*]` tables."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    # Optional with one assistant: that one is the default.
-    default: str | None = None
-    assistants: dict[str, AssistantSpec] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _default_exists(self) -> AssistantsFile:
-        names = ", ".join(sorted(self.assistants))
-        if self.default is None and len(self.assistants) > 1:
-            raise ValueError(
-                f'several assistants and no default: add default = "NAME" (one of: {names})'
-            )
-        if self.default is not None and self.default not in self.assistants:
-            raise ValueError(f"default = {self.default!r} names no assistant (there are: {names})")
-        return self
-
-    @property
-    def default_name(self) -> str:
-        return self.default or next(iter(self.assistants))
 
 
 @dataclass(frozen=True)
@@ -185,6 +59,8 @@ class Assistant:
     agent_id: str = ""
     is_agent: bool = False
     environment_json: str = NO_ENVIRONMENT
+    # A `kind = "agent"` assistant's saved agent as the file defines it (`assistants sync`).
+    agent_definition: AgentDefinition | None = None
 
     @property
     def suggested_prompts(self) -> tuple[SuggestedPrompt, ...]:
@@ -250,7 +126,7 @@ def parse_assistants_file(path: Path) -> Assistants:
     for name in spec.assistants:
         if not _TYPABLE_NAME.fullmatch(name):
             raise ConfigError(
-                f"{path}:{_line_of(text, ['assistants', name])}: assistants.{name!r}: not a "
+                f"{path}:{line_of(text, ['assistants', name])}: assistants.{name!r}: not a "
                 "name `/assistant use NAME` can take (one word, without &, < or >)"
             )
     by_name = {
@@ -274,11 +150,21 @@ def _callables(path: Path, text: str, name: str, spec: AssistantSpec) -> tuple[F
     try:
         return tuple(load_functions(spec.functions).values())
     except ConfigError as exc:
-        line = _line_of(text, ["assistants", name, "functions"])
+        line = line_of(text, ["assistants", name, "functions"])
         raise ConfigError(f"{path}:{line}: assistants.{name}.functions: {exc}") from None
 
 
 def _assistant(name: str, spec: AssistantSpec, callables: tuple[Function, ...]) -> Assistant:
+    definition = None
+    if spec.kind == "agent":
+        definition = agent_definition(
+            name=name,
+            model=spec.model or "",
+            instructions=spec.instructions,
+            reasoning=spec.reasoning,
+            tools=spec.tools,
+            functions=callables,
+        )
     return Assistant(
         name=name,
         model=spec.model or "",
@@ -294,6 +180,10 @@ def _assistant(name: str, spec: AssistantSpec, callables: tuple[Function, ...]) 
         prompts=spec.prompts,
         context=spec.context,
         turn_instructions=spec.turn_instructions,
+        agent_id=spec.agent or "",
+        is_agent=spec.is_agent,
+        environment_json=spec.environment.as_json() if spec.environment else NO_ENVIRONMENT,
+        agent_definition=definition,
     )
 
 
@@ -303,57 +193,28 @@ def _describe(path: Path, text: str, exc: ValidationError) -> str:
     for error in exc.errors():
         loc = [str(part) for part in error["loc"]]
         reason = error["msg"].removeprefix("Value error, ")
+        problem = error.get("ctx", {}).get("error")
+        if isinstance(problem, KeyProblem):
+            loc.append(problem.key)
         if error["type"] == "extra_forbidden":
             reason = f"unknown key {loc[-1]!r}"
         elif error["type"] == "missing":
             reason = f"missing {loc[-1]!r}"
         where = ".".join(loc) or "file"
-        problems.append(f"{path}:{_line_of(text, loc)}: {where}: {reason}")
+        problems.append(f"{path}:{line_of(text, loc)}: {where}: {reason}")
     return "; ".join(problems)
-
-
-def _line_of(text: str, loc: list[str]) -> int:
-    """The line a location points at: its key inside its table, else the table, else 1."""
-    lines = text.splitlines()
-    table = loc[1] if len(loc) >= 2 and loc[0] == "assistants" else None
-    key = _key_of(loc, table)
-    start, found = 0, 1
-    if table is not None:
-        for number, line in enumerate(lines):
-            if _table_name(line) == table:
-                start, found = number, number + 1
-                break
-    if key:
-        for number in range(start, len(lines)):
-            stripped = lines[number].strip()
-            if number > start and table is not None and stripped.startswith("["):
-                break
-            if stripped.split("=", 1)[0].strip() == key:
-                return number + 1
-    return found
-
-
-def _key_of(loc: list[str], table: str | None) -> str:
-    """The key a location names: inside its table ("" for the table itself), or top-level."""
-    if table is None:
-        return loc[0] if loc else "default"
-    return loc[2] if len(loc) >= 3 else ""
-
-
-_TABLE = re.compile(r"""\[\s*assistants\s*\.\s*(?:"([^"]*)"|'([^']*)'|([\w-]+))\s*\]""")
-
-
-def _table_name(line: str) -> str | None:
-    """NAME of an `[assistants.NAME]` header line (bare, "quoted" or 'literal')."""
-    match = _TABLE.match(line.strip())
-    if match is None:
-        return None
-    return next(part for part in match.groups() if part is not None)
 
 
 def assistants_from_settings(settings: Settings) -> Assistants:
     """The single assistant the environment defines, named `default`."""
-    if settings.openai_assistant_id:
+    if settings.openai_agent_id:
+        only = Assistant(
+            name=DEFAULT_NAME,
+            agent_id=settings.openai_agent_id,
+            is_agent=True,
+            description="Agents API agent",
+        )
+    elif settings.openai_assistant_id:
         only = Assistant(
             name=DEFAULT_NAME,
             assistant_id=settings.openai_assistant_id,
@@ -370,6 +231,7 @@ def assistants_from_settings(settings: Settings) -> Assistants:
 
 
 __all__ = [
+    "DEFAULT_PROMPTS",
     "Assistant",
     "Assistants",
     "SuggestedPrompt",

@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     openai_model: str = DEFAULT_MODEL
     assistant_instructions: str = DEFAULT_INSTRUCTIONS
     openai_assistant_id: str = ""
+    # A saved Agents API agent as the default assistant (instead of OPENAI_ASSISTANT_ID).
+    openai_agent_id: str = ""
     assistants_file: str = ""
     channel_scope: ChannelScope = ChannelScope.CHANNEL
     dm_scope: DmScope = DmScope.USER
@@ -111,10 +113,30 @@ class Settings(BaseSettings):
     def _assistant_id(cls, value: str) -> str:
         return _prefixed(value, "asst_", "an Assistants API id starting with asst_")
 
+    @field_validator("openai_agent_id")
+    @classmethod
+    def _agent_id(cls, value: str) -> str:
+        if any(char.isspace() for char in value):
+            raise ValueError("must be a saved agent's id (no whitespace)")
+        if value.startswith("asst_"):
+            raise ValueError(
+                "must be an Agents API agent's id; an asst_… id is OPENAI_ASSISTANT_ID"
+            )
+        return value
+
     @field_validator("slack_api_url")
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
+
+    @model_validator(mode="after")
+    def _one_default_kind(self) -> Settings:
+        if self.openai_assistant_id and self.openai_agent_id:
+            raise ValueError(
+                "OPENAI_ASSISTANT_ID and OPENAI_AGENT_ID are both set: the default assistant is "
+                "an Assistants API assistant or an Agents API agent, not both; unset one"
+            )
+        return self
 
     @model_validator(mode="after")
     def _function_fits_the_lease(self) -> Settings:

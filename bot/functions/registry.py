@@ -61,6 +61,15 @@ class Function:
             "strict": False,
         }
 
+    def agents_tool(self) -> dict[str, Any]:
+        """A saved agent's `tools` entry (PersistedAgentToolConfigParamFunction: no strict)."""
+        return {
+            "type": "function",
+            "name": self.name,
+            "description": self.description,
+            "parameters": self.parameters,
+        }
+
     def assistants_tool(self) -> dict[str, Any]:
         """The Assistants API `tools` entry (the same, nested under `function`)."""
         return {

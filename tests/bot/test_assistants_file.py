@@ -85,7 +85,8 @@ INVALID = {
     ),
     "bad tool name": (
         GOOD_HEAD + 'model = "gpt-5-mini"\ntools = ["web_search", "web_browse"]\n',
-        ":5: assistants.tutor.tools.1: Input should be 'code_interpreter', 'file_search' or",
+        ":5: assistants.tutor.tools.1: Input should be 'code_interpreter', 'file_search', "
+        "'web_search' or 'computer_use'",
     ),
     "several assistants, no default": (
         '[assistants.tutor]\nmodel = "gpt-5-mini"\n\n[assistants.plain]\nmodel = "gpt-4.1"\n',
