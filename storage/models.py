@@ -244,3 +244,21 @@ class UsageRecord(SQLModel, table=True):
     reasoning_tokens: int = 0
     tool_calls: int = 0
     recorded_at: datetime = Field(default_factory=utcnow)
+
+
+class SavedAgent(SQLModel, table=True):
+    """The OpenAI saved agent (Agents API) the bridge made for a `kind = "agent"` assistant.
+
+    Keyed by the assistant's name. `creation_token` is written before an `agents.create` and
+    sent as the agent's metadata: an agent created by a process that died before recording
+    it is found by that token and adopted, never created twice. `agent_id` is NULL until the
+    first create is recorded.
+    """
+
+    __tablename__ = "saved_agent"
+
+    assistant: str = Field(sa_column=Column(String(100), primary_key=True))
+    agent_id: str | None = Field(default=None, sa_column=Column(String(100)))
+    definition_hash: str | None = Field(default=None, sa_column=Column(String(64)))
+    creation_token: str | None = Field(default=None, sa_column=Column(String(64)))
+    updated_at: datetime = Field(default_factory=utcnow)
