@@ -103,7 +103,7 @@ class Bridge:
             poster=self.poster,
             owner=self.owner,
             lease=lease,
-            download=self.backends.responses.download_file,
+            download=self.backends.download_file,
             status=self.status,
             max_file_bytes=int(settings.max_file_mb * 1024 * 1024),
             keeper=self.keeper,

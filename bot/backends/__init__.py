@@ -13,6 +13,7 @@ from bot.assistants import Assistant
 from bot.backends.agents import AgentsBackend
 from bot.backends.assistants import AssistantsBackend
 from bot.backends.base import Backend, RunState, RunStatus
+from bot.backends.citations import GeneratedFile
 from bot.backends.responses import ResponsesBackend
 from bot.config import Settings
 
@@ -46,6 +47,12 @@ class Backends:
 
     def for_assistant(self, assistant: Assistant) -> Backend:
         return self.by_kind(assistant.kind)
+
+    async def download_file(self, file: GeneratedFile, *, max_bytes: int) -> bytes:
+        """A file an answer made, from wherever it lives: an agent session's artifact, or
+        a Responses / Assistants file (the same Files and Containers endpoints serve both)."""
+        backend: Backend = self.agents if file.session_id else self.responses
+        return await backend.download_file(file, max_bytes=max_bytes)
 
     def by_kind(self, kind: str) -> Backend:
         if kind == "agents":
