@@ -26,6 +26,10 @@ FILES_NOT_FETCHED = (
     "I couldn't pass these attached files on to the assistant; the rest of your message "
     "went:\n{files}"
 )
+FILES_NOT_FOR_AGENT = (
+    "This assistant has no environment to read files in, so I didn't pass these on; the "
+    "rest of your message went:\n{files}"
+)
 NOTHING_TO_SEND = (
     "None of the attached files could be passed on, so there was nothing to ask the assistant."
 )

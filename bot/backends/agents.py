@@ -24,6 +24,8 @@ import asyncio
 import hashlib
 import json
 import logging
+import posixpath
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -45,6 +47,7 @@ from bot.backends.agent_stream import AgentRunStream
 from bot.backends.base import (
     NO_BRIEF,
     PENDING,
+    Attachment,
     Recovered,
     RunState,
     RunStatus,
@@ -67,6 +70,9 @@ if TYPE_CHECKING:
 JsonDict = dict[str, Any]
 log = logging.getLogger(__name__)
 
+# Attached files go here in a hosted environment (the agent is told the paths).
+INPUTS_DIR = "/workspace/inputs"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 # A conversation whose session is not created yet: the placeholder recorded as its id.
 NEW_SESSION = "agent-session-new:"
 # The session metadata key the create carries the placeholder's token in.
@@ -85,10 +91,26 @@ def is_new_session(conversation_id: str) -> bool:
     return conversation_id.startswith(NEW_SESSION)
 
 
+def input_path(attachment: Attachment) -> str:
+    """Where an attached file is put in the agent's environment."""
+    name = _UNSAFE.sub("_", posixpath.basename(attachment.name)).strip("._") or "file"
+    return f"{INPUTS_DIR}/{name}"
+
+
+def environment_files(messages: Sequence[UserMessage]) -> list[JsonDict]:
+    """The attached files as a hosted environment's `files` (Files API ids, with paths)."""
+    return [
+        {"type": "file_id", "file_id": a.openai_id, "path": input_path(a)}
+        for message in messages
+        for a in message.attachments
+    ]
+
+
 def input_messages(messages: Sequence[UserMessage], brief: TurnBrief) -> list[JsonDict]:
     """The user messages of an `agent.session.input.message` event. Per-turn instructions
     (who asks, where, when) lead the first message: an input event has no instructions of
-    its own. Files reach an agent through its environment, never as message content."""
+    its own. Files reach an agent through its environment, never as message content: the
+    message says where they are."""
     built: list[JsonDict] = []
     for number, message in enumerate(messages):
         content: list[JsonDict] = []
@@ -96,8 +118,8 @@ def input_messages(messages: Sequence[UserMessage], brief: TurnBrief) -> list[Js
             content.append({"type": "input_text", "text": f"[{brief.instructions}]"})
         text = message.text
         if message.attachments:
-            names = ", ".join(a.name for a in message.attachments)
-            text = f"{text}\n\n(Attached in Slack, not readable by this agent: {names})".strip()
+            paths = ", ".join(input_path(a) for a in message.attachments)
+            text = f"{text}\n\n(Attached files, in your environment: {paths})".strip()
         content.append({"type": "input_text", "text": text or "(no text)"})
         built.append({"role": "user", "type": "message", "content": content})
     return built
@@ -240,9 +262,12 @@ class AgentsBackend:
         token = placeholder.removeprefix(NEW_SESSION)
         overrides = await self._overrides(assistant)
         # Plain JSON in the wire form the SDK's TypedDicts describe.
+        environment = assistant.session_environment
+        if files := environment_files(messages):
+            environment["files"] = files
         params: Any = {
             "agent_id": assistant.agent_id,
-            "environment": assistant.session_environment,
+            "environment": environment,
             "input": input_messages(messages, brief),
             "metadata": {TOKEN_KEY: token},
         }
@@ -287,12 +312,30 @@ class AgentsBackend:
     async def _send_message(
         self, session_id: str, messages: list[UserMessage], brief: TurnBrief
     ) -> None:
+        files = environment_files(messages)
+        if files:
+            # Into the session's environment before the message that names them (a file
+            # at the same path is replaced: placing it again is harmless).
+            environment_id = await self._environment_id(session_id)
+            for file in files:
+                await call(
+                    lambda f=file: self._agents.environments.files.create(  # type: ignore[misc]
+                        environment_id, file_id=f["file_id"], path=f["path"], type="file_id"
+                    )
+                )
         event = {
             "type": "agent.session.input.message",
             "input": input_messages(messages, brief),
         }
         key = f"{session_id}:{brief.request_key}:input" if brief.request_key else None
         await self._send(session_id, [event], key)
+
+    async def _environment_id(self, session_id: str) -> str:
+        session = await call(lambda: self._agents.sessions.retrieve(session_id))
+        environment_id = getattr(session.environment, "id", None)
+        if not environment_id:
+            raise BackendError("the session has no environment for files", transient=False)
+        return str(environment_id)
 
     async def _send(self, session_id: str, events: list[JsonDict], key: str | None) -> None:
         await call(
@@ -555,6 +598,10 @@ class AgentsBackend:
         return None
 
     # Files ------------------------------------------------------------------------------
+    def reads_files(self, assistant: Assistant) -> bool:
+        # Only a hosted environment has a filesystem; `none` reads no files at all.
+        return assistant.session_environment.get("type") == "openai_hosted"
+
     def file_purpose(self, kind: FileKind) -> Purpose:
         return "user_data"
 

@@ -164,6 +164,9 @@ class AssistantsBackend:
         await self.cancel_run(conversation_id=conversation_id, run_id=run_id)
         return None
 
+    def reads_files(self, assistant: Assistant) -> bool:
+        return True
+
     def file_purpose(self, kind: FileKind) -> Purpose:
         return "vision" if kind == "image" else "assistants"
 

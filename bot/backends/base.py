@@ -164,6 +164,10 @@ class Backend(Protocol):
         """The `purpose` an uploaded attachment of this kind needs on this API."""
         ...
 
+    def reads_files(self, assistant: Assistant) -> bool:
+        """Whether the assistant can read files users attach (else they are not moved)."""
+        ...
+
     async def download_file(self, file: GeneratedFile, *, max_bytes: int) -> bytes:
         """The bytes of a file the assistant made; FileTooLarge past `max_bytes`."""
         ...

@@ -268,6 +268,9 @@ class ResponsesBackend:
         )
         return added.data[-1].id if added.data else None
 
+    def reads_files(self, assistant: Assistant) -> bool:
+        return True
+
     def file_purpose(self, kind: FileKind) -> Purpose:
         return "user_data"
 

@@ -86,7 +86,12 @@ class InputBuilder:
         self.notice = notice
 
     async def build(
-        self, queued: list[InboundMessage], backend: Backend, fence: Fence
+        self,
+        queued: list[InboundMessage],
+        backend: Backend,
+        fence: Fence,
+        *,
+        read_files: bool = True,
     ) -> list[UserMessage]:
         """One UserMessage per queued message; a file that cannot be moved is left out
         (the user is told which and why), the rest of the message still goes. Empty when
@@ -102,7 +107,12 @@ class InputBuilder:
             if self.thread is not None and (context := await self.thread.for_message(message)):
                 built.append(UserMessage(text=context))
             attachments = []
-            if message.files:
+            if message.files and not read_files:
+                # Not even fetched: the assistant could not read them (an agent without
+                # an environment takes no files).
+                left = "\n".join(str(f.get("name") or "file") for f in stored_files(message))
+                await self.notice(message, messages.FILES_NOT_FOR_AGENT.format(files=left))
+            elif message.files:
                 attachments = await self._attachments(message, backend, fence)
             if message.text or attachments:  # a message of files that all failed says nothing
                 text = message.text

@@ -133,4 +133,6 @@ class TurnInputs(Protocol):
         queued: list[InboundMessage],
         backend: Backend,
         fence: Callable[[], Awaitable[None]],
+        *,
+        read_files: bool = True,
     ) -> list[UserMessage]: ...

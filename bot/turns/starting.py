@@ -81,7 +81,10 @@ class Starting:
         backend = self.ctx.backend_for(held.conversation)
         if self.ctx.inputs is None:
             return [UserMessage(m.text) for m in held.messages]
-        return await self.ctx.inputs.build(held.messages, backend, fence)
+        assistant = self.ctx.assistant_for(held.conversation)
+        return await self.ctx.inputs.build(
+            held.messages, backend, fence, read_files=backend.reads_files(assistant)
+        )
 
     async def create_run(self, held: HeldTurn, inputs: list[UserMessage]) -> Started:
         """Add the messages and start the assistant on them (not idempotent); streamed

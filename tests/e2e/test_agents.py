@@ -286,3 +286,18 @@ def test_an_agent_answer_streams_and_stop_cancels_the_turn(
         )
     )
     assert long.startswith(final.removesuffix("\n\n" + messages.STOPPED_MARK))
+
+
+def test_files_for_an_agent_without_an_environment_are_not_moved_and_the_user_is_told(
+    start_bridge: StartBridge, slack: FakeSlack, openai: FakeOpenAI, agent_id: str
+) -> None:
+    bridge = start_bridge()
+    files = [slack.add_file("F0CSV", "sales.csv", b"month,sales\njan,1\n", "text/csv")]
+    event = dm_event("U1", "sum this up", subtype="file_share", files=files)
+    bridge.send(event_callback(event))
+    [post] = posts_in(slack, event["channel"])
+    assert reply_text(post) == "agent: sum this up"
+    [hint] = slack.ephemerals(event["channel"])
+    assert hint["user"] == "U1"
+    assert hint["text"] == messages.FILES_NOT_FOR_AGENT.format(files="sales.csv")
+    assert openai.files == [], "nothing was uploaded to OpenAI"
