@@ -95,6 +95,20 @@ def test_a_dm_opens_a_session_and_the_next_dm_continues_it(
     # Every input carried an idempotency key, derived from the turn.
     keys = [p.idempotency_key for p in openai.agent_event_posts()]
     assert keys and all(key and "assistant-bridge-turn-" in key for key in keys)
+    # Each turn's usage is on record, as the API reported it, under the turn's id.
+    with db.connect() as connection:
+        usage = connection.execute(
+            text("SELECT run_id, backend, model, input_tokens, output_tokens FROM usage_record")
+        ).all()
+    turns = openai.agent_turns(str(session["id"]))
+    assert sorted(u.run_id for u in usage) == sorted(str(t["id"]) for t in turns)
+    for row, turn in zip(sorted(usage), sorted(turns, key=lambda t: str(t["id"])), strict=True):
+        reported = turn["usage"]
+        assert (row.backend, row.model) == ("agents", "gpt-5-mini")
+        assert (row.input_tokens, row.output_tokens) == (
+            reported["input_tokens"],  # type: ignore[index]
+            reported["output_tokens"],  # type: ignore[index]
+        )
 
 
 def test_each_conversation_key_has_its_own_session_and_switching_keeps_them(
