@@ -106,8 +106,8 @@ def test_a_dm_opens_a_session_and_the_next_dm_continues_it(
         reported = turn["usage"]
         assert (row.backend, row.model) == ("agents", "gpt-5-mini")
         assert (row.input_tokens, row.output_tokens) == (
-            reported["input_tokens"],  # type: ignore[index]
-            reported["output_tokens"],  # type: ignore[index]
+            reported["input_tokens"],
+            reported["output_tokens"],
         )
 
 
