@@ -1,14 +1,16 @@
-"""Fake Agents API sessions: create (with the first turn), retrieve, list; their input."""
+"""Fake Agents API sessions: create (with the first turn and a hosted environment's files),
+retrieve, list; their input."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from tests.fakes.openai_agent_env_files import hosted_file_json, hosted_files, stage
 from tests.fakes.openai_agent_json import session_json
 from tests.fakes.openai_agent_turns import advance_session, start_turn
 from tests.fakes.openai_agents import agent_settings, check_metadata, get_agent
-from tests.fakes.openai_agents_state import SessionRec
+from tests.fakes.openai_agents_state import EnvFileRec, SessionRec
 from tests.fakes.openai_shapes import (
     ApiError,
     ApiRequest,
@@ -117,6 +119,10 @@ def _session_agent(store: Store, body: JsonDict) -> JsonDict:
 def create_session(store: Store, req: ApiRequest, _: re.Match[str]) -> Result:
     body = req.body()
     environment = _environment(body.get("environment"))
+    files: list[EnvFileRec] = []
+    if environment["type"] == "openai_hosted":
+        files = hosted_files(store, body["environment"].get("files"), environment["id"])
+        environment["files"] = [hosted_file_json(f) for f in files]
     agent = _session_agent(store, body)
     raw_input = body.get("input")
     if raw_input is None and (environment["type"] == "none" or body.get("stream") is True):
@@ -143,6 +149,8 @@ def create_session(store: Store, req: ApiRequest, _: re.Match[str]) -> Result:
         ),
     )
     store.agents.sessions[session.id] = session
+    for rec in files:
+        stage(store, rec)
     session.events.append(
         {
             "type": "agent.session.created",

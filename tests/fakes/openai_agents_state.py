@@ -79,6 +79,20 @@ class ArtifactRec:
     created_at: int
 
 
+@dataclass
+class EnvFileRec:
+    """A file in a session's environment: staged at session create or through
+    POST /v1/agents/environments/{id}/files. `file_id` is set when it came from the Files API
+    (its bytes copied then); `kind` is "file_id" or "inline"."""
+
+    id: str
+    environment_id: str
+    path: str
+    kind: str
+    content: bytes
+    file_id: str | None = None
+
+
 @dataclass(frozen=True)
 class EventPost:
     """One POST …/events as the fake took it: its key, events, whether it was a replay of a
@@ -124,5 +138,7 @@ class AgentsState:
     agents: dict[str, JsonDict] = field(default_factory=dict)
     sessions: dict[str, SessionRec] = field(default_factory=dict)
     artifacts: dict[str, ArtifactRec] = field(default_factory=dict)
+    # Environment id -> path -> its live file (a file at the same path replaces it).
+    environment_files: dict[str, dict[str, EnvFileRec]] = field(default_factory=dict)
     posts: list[EventPost] = field(default_factory=list)
     stream_calls: list[AgentStreamCall] = field(default_factory=list)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from tests.fakes.openai_agent_env_files import environment_files
 from tests.fakes.openai_agent_json import session_json, turn_json
 from tests.fakes.openai_agent_reads import artifact_json
 from tests.fakes.openai_agents import agent_settings
@@ -173,6 +174,26 @@ class AgentKnobsMixin:
             return [
                 {**artifact_json(a), "content": a.content}
                 for a in self._store.agents.artifacts.values()
+            ]
+
+    def agent_environment_files(self, environment_id: str) -> list[JsonDict]:
+        """The live files of a session's environment (its `environment.id`), by path: each
+        {path, type: "file_id" | "inline", file_id (None when inline), size_bytes, content}.
+        Files given at session create and those posted later (the latest at a path) alike;
+        an environment no session made raises KeyError."""
+        with self._store.lock:
+            known = {s.environment.get("id") for s in self._store.agents.sessions.values()}
+            if environment_id not in known:
+                raise KeyError(environment_id)
+            return [
+                {
+                    "path": f.path,
+                    "type": f.kind,
+                    "file_id": f.file_id,
+                    "size_bytes": len(f.content),
+                    "content": f.content,
+                }
+                for f in environment_files(self._store, environment_id)
             ]
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from tests.fakes import openai_agent_env_files as env_files
 from tests.fakes import openai_agent_inputs as agent_inputs
 from tests.fakes import openai_agent_reads as agent_reads
 from tests.fakes import openai_agent_sessions as sessions
@@ -48,6 +49,7 @@ _CONTAINER_FILE = r"/v1/containers/(?P<cid>[^/]+)/files/(?P<fid>[^/]+)"
 _SESSION = r"/v1/agents/sessions/(?P<sid>[^/]+)"
 _TURN = _SESSION + r"/turns/(?P<tid>[^/]+)"
 _ARTIFACT = _SESSION + r"/artifacts/(?P<aid>[^/]+)"
+_ENVIRONMENT = r"/v1/agents/environments/(?P<eid>[^/]+)"
 
 _TABLE: list[tuple[str, str, Handler]] = [
     ("GET", r"/v1/models", list_models),
@@ -84,7 +86,8 @@ _TABLE: list[tuple[str, str, Handler]] = [
     ("GET", rf"/v1/files/{_ID}/content", files.file_content),
     ("GET", _CONTAINER_FILE, files.retrieve_container_file),
     ("GET", _CONTAINER_FILE + "/content", files.container_file_content),
-    # Agents API (beta): the sessions routes first, as `/v1/agents/{id}` would match them.
+    # Agents API (beta): sessions and environments first, as `/v1/agents/{id}` would match
+    # `/v1/agents/sessions`.
     ("POST", r"/v1/agents/sessions", sessions.create_session),
     ("GET", r"/v1/agents/sessions", sessions.list_sessions),
     ("GET", _SESSION, sessions.retrieve_session),
@@ -98,6 +101,9 @@ _TABLE: list[tuple[str, str, Handler]] = [
     ("GET", _ARTIFACT, agent_reads.retrieve_artifact),
     ("DELETE", _ARTIFACT, agent_reads.delete_artifact),
     ("GET", _ARTIFACT + "/content", agent_reads.artifact_content),
+    ("GET", _ENVIRONMENT, env_files.retrieve_environment),
+    ("POST", _ENVIRONMENT + "/files", env_files.create_environment_file),
+    ("GET", _ENVIRONMENT + "/files", env_files.list_environment_files),
     ("POST", r"/v1/agents", agents.create_agent),
     ("GET", r"/v1/agents", agents.list_agents),
     ("GET", rf"/v1/agents/{_ID}", agents.retrieve_agent),
