@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from alembic import command
@@ -10,7 +13,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from storage.db import is_sqlite, normalize_url, safe_url
@@ -45,6 +48,41 @@ def migrate(url: str) -> None:
     log.info("database %s is up to date", safe_url(url))
 
 
+@asynccontextmanager
+async def migration_lock(url: str) -> AsyncIterator[None]:
+    """Hold the migrations' lock (PostgreSQL; nothing on SQLite, one process) while work that
+    must happen once across processes runs: `serve`'s agent sync at start, after `migrate`."""
+    if is_sqlite(url):
+        yield
+        return
+    engine = create_engine(normalize_url(url, sync=True))
+    connection = await asyncio.to_thread(_locked, engine)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(_unlock, engine, connection)
+
+
+def _locked(engine: Engine) -> Connection:
+    connection = engine.connect()
+    try:
+        connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _LOCK_KEY})
+        connection.commit()
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _unlock(engine: Engine, connection: Connection) -> None:
+    try:
+        connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})
+        connection.commit()
+    finally:
+        connection.close()
+        engine.dispose()
+
+
 def pending_migrations(connection: Connection, url: str) -> list[str]:
     """Revisions not yet applied (empty when the schema is current)."""
     script = ScriptDirectory.from_config(alembic_config(url))
@@ -55,4 +93,4 @@ def pending_migrations(connection: Connection, url: str) -> list[str]:
     return [rev.revision for rev in script.walk_revisions() if rev.revision not in current]
 
 
-__all__ = ["SQLAlchemyError", "migrate", "pending_migrations"]
+__all__ = ["SQLAlchemyError", "migrate", "migration_lock", "pending_migrations"]

@@ -4,36 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import openai
 from openai import AsyncOpenAI
 
 from bot.assistants import Assistant
 from bot.backends import build_client
+from bot.backends.openai_errors import describe_error, public_base_url
 from bot.config import Settings
 from bot.doctor.checks import Finding
 
 T = TypeVar("T")
-
-
-def public_base_url(client: AsyncOpenAI) -> str:
-    """The client's base URL without any user:password part (the URL itself is not secret)."""
-    parts = urlsplit(str(client.base_url))
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
-def _describe(exc: openai.OpenAIError, client: AsyncOpenAI) -> str:
-    """What went wrong, by status and error code only: OpenAI's messages may echo the key."""
-    if isinstance(exc, openai.AuthenticationError):
-        return f"OpenAI rejected the key ({exc.status_code})"
-    if isinstance(exc, openai.APIConnectionError):  # also APITimeoutError
-        return f"OpenAI is unreachable at {public_base_url(client)} ({type(exc).__name__})"
-    if isinstance(exc, openai.APIStatusError):
-        code = f", {exc.code}" if isinstance(exc.code, str) else ""
-        return f"OpenAI answered HTTP {exc.status_code}{code}"
-    return f"OpenAI call failed ({type(exc).__name__})"
 
 
 async def _call(
@@ -45,7 +26,7 @@ async def _call(
     except openai.OpenAIError as exc:
         if missing and isinstance(exc, openai.NotFoundError):
             return Finding("FAIL", check, missing)
-        return Finding("FAIL", check, _describe(exc, client))
+        return Finding("FAIL", check, describe_error(exc, client))
 
 
 class OpenAIChecks:
