@@ -27,8 +27,9 @@ import logging
 import posixpath
 import re
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 import openai
@@ -68,6 +69,7 @@ if TYPE_CHECKING:
     from bot.file_rules import FileKind, Purpose
 
 JsonDict = dict[str, Any]
+V = TypeVar("V")
 log = logging.getLogger(__name__)
 
 # Attached files go here in a hosted environment (the agent is told the paths).
@@ -81,6 +83,10 @@ TOKEN_KEY = "assistant_bridge_conversation"
 # looked for this many times, these seconds apart, before the start is tried again later.
 _FIND_TURN_DELAYS = (0.05, 0.2, 0.5, 1.0)
 _CREATE_SECONDS = 20.0
+# A running turn's activity is read from this many of its newest items.
+_RECENT_ITEMS = 10
+# Per-process look-ups (turn → session, session → model, …) keep this many entries.
+_REMEMBERED = 4096
 DENIED_NOTICE = (
     "_The agent asked for approval to use {what}. Approvals from Slack are not supported "
     "yet, so it was declined._"
@@ -168,6 +174,16 @@ def round_key(turn_id: str, call_ids: Sequence[str]) -> str:
     return f"{turn_id}:tools:{digest}"
 
 
+class Remembered(OrderedDict[str, V]):
+    """A dict that forgets its oldest entries past `_REMEMBERED` (a process lives long)."""
+
+    def __setitem__(self, key: str, value: V) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > _REMEMBERED:
+            self.popitem(last=False)
+
+
 class AgentsBackend:
     """Sessions, input events and turns of `client.beta.agents`."""
 
@@ -191,13 +207,13 @@ class AgentsBackend:
         )
         # New-session placeholder → the session the create (or a recovery) found: handed
         # to the machine right after the call (`settled_conversation`).
-        self._settled: dict[str, str] = {}
+        self._settled: Remembered[str] = Remembered()
         # Turn → its session, for a resume (which is given the turn's id only).
-        self._session_of: dict[str, str] = {}
+        self._session_of: Remembered[str] = Remembered()
         # Session → its agent's model (usage rows name a model).
-        self._models: dict[str, str] = {}
+        self._models: Remembered[str] = Remembered()
         # Turns whose approval requests this process declined: their answers say so.
-        self._denied: dict[str, list[str]] = {}
+        self._denied: Remembered[list[str]] = Remembered()
         # Saved agents' tools, looked up once (functions are added to a session's tools).
         self._agent_tools: dict[str, list[JsonDict]] = {}
 
@@ -433,8 +449,14 @@ class AgentsBackend:
             return await self._waiting(session_id, turn_id)
         if turn.status == "queued":
             return RunState(RunStatus.RUNNING)
-        items = await self._items(session_id, turn_id)
-        return RunState(RunStatus.RUNNING, activity=activity_of(items))
+        # What it does now: its newest items only (one page, however long the turn).
+        page = await call(
+            lambda: self._agents.sessions.turns.items.list(
+                turn_id, session_id=session_id, order="desc", limit=_RECENT_ITEMS
+            )
+        )
+        recent = [item.model_dump(mode="json") for item in reversed(page.data)]
+        return RunState(RunStatus.RUNNING, activity=activity_of(recent))
 
     async def _waiting(self, session_id: str, turn_id: str) -> RunState:
         """A waiting turn: its function calls, or approvals declined (it then goes on)."""
@@ -458,7 +480,7 @@ class AgentsBackend:
             key = f"{session_id}:{turn_id}:deny:{approval.request_id}"
             await self._send(session_id, [denial(approval)], key)
             log.info("session %s: declined an approval request of turn %s", session_id, turn_id)
-            self._denied.setdefault(turn_id, []).append(approval.what)
+            self._denied[turn_id] = [*self._denied.get(turn_id, []), approval.what]
 
     async def _finished(self, session_id: str, turn: JsonDict, status: RunStatus) -> RunState:
         turn_id = str(turn["id"])

@@ -315,3 +315,46 @@ def test_files_for_an_agent_without_an_environment_are_not_moved_and_the_user_is
     assert hint["user"] == "U1"
     assert hint["text"] == messages.FILES_NOT_FOR_AGENT.format(files="sales.csv")
     assert openai.files == [], "nothing was uploaded to OpenAI"
+
+
+def test_files_reach_a_hosted_environment_at_the_create_and_later_through_its_files_api(
+    start_bridge: StartBridge, slack: FakeSlack, openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    agent = openai.add_agent(model="gpt-5-mini")
+    (tmp_path / "assistants.toml").write_text(
+        f"""\
+[assistants.coder]
+agent = "{agent["id"]}"
+
+[assistants.coder.environment]
+type = "openai_hosted"
+container_size = "small"
+"""
+    )
+    openai.responder = echo
+    bridge = start_bridge()
+    first_files = [slack.add_file("F0CSV", "sales.csv", b"month,sales\njan,1\n", "text/csv")]
+    first = dm_event("U1", "chart this", subtype="file_share", files=first_files)
+    bridge.send(event_callback(first))
+    [post] = posts_in(slack, first["channel"])
+    assert reply_text(post) == (
+        "agent: chart this\n\n(Attached files, in your environment: /workspace/inputs/sales.csv)"
+    )
+    [session] = sessions(openai)
+    environment = session["environment"]
+    assert environment["type"] == "openai_hosted"  # type: ignore[index]
+    assert environment["container_size"] == "small"  # type: ignore[index]
+    environment_id = str(environment["id"])  # type: ignore[index]
+
+    later_files = [slack.add_file("F0TXT", "notes.txt", b"remember this", "text/plain")]
+    later = dm_event(
+        "U1", "and these notes", subtype="file_share", files=later_files, channel=first["channel"]
+    )
+    bridge.send(event_callback(later))
+    posts_in(slack, first["channel"], 2)
+    placed = {f["path"]: f["content"] for f in openai.agent_environment_files(environment_id)}
+    assert placed == {
+        "/workspace/inputs/sales.csv": b"month,sales\njan,1\n",
+        "/workspace/inputs/notes.txt": b"remember this",
+    }
+    assert len(sessions(openai)) == 1
