@@ -80,7 +80,10 @@ class AgentRunStream(RunStream):
         if turn_id is not None and turn_id != self.run_id:
             return None  # another turn's (a subagent's) event
         if kind in _ENDS:
-            return StreamEnd(await self._look(self.run_id))
+            state = await self._look(self.run_id)
+            if state.status is RunStatus.RUNNING:  # the turn's record lags its event
+                raise StreamDropped("the turn ended on the stream but not yet in its record")
+            return StreamEnd(state)
         if kind == "agent.session.turn.output_text.delta":
             return self._delta(event)
         if kind == "agent.session.turn.item.added":

@@ -358,3 +358,39 @@ container_size = "small"
         "/workspace/inputs/notes.txt": b"remember this",
     }
     assert len(sessions(openai)) == 1
+
+
+def test_assistant_use_and_reset_work_for_agents_and_reset_leaves_the_old_session(
+    start_bridge: StartBridge, slack: FakeSlack, openai: FakeOpenAI, agent_id: str
+) -> None:
+    import json
+
+    from tests.fakes.slack_events import slash_command_form
+
+    bridge = start_bridge()
+
+    def command(text_: str) -> str:
+        status, body = bridge.send_raw(
+            slash_command_form("/assistant", text_, user_id="U1", channel_id="D0DMU1"),
+            content_type="application/x-www-form-urlencoded",
+        )
+        assert status == 200, body
+        return str(json.loads(body)["text"])
+
+    def ask(said: str, count: int) -> str:
+        event = dm_event("U1", said)
+        bridge.send(event_callback(event))
+        return reply_text(posts_in(slack, event["channel"], count)[count - 1])
+
+    assert "*chat*" in command("use chat")
+    ask("to the chat model", 1)
+    assert len(openai.responses_created()) == 1 and sessions(openai) == []
+    assert "*worker*" in command("use worker")
+    assert ask("to the agent", 2) == "agent: to the agent"
+    assert len(openai.responses_created()) == 1 and len(sessions(openai)) == 1
+    assert "*worker*" in command("current")
+    assert "fresh conversation" in command("reset")
+    assert ask("after the reset", 3) == "agent: after the reset"
+    old, new = sessions(openai)
+    assert old["id"] != new["id"], "a reset starts a new session"
+    assert openai.calls("DELETE", r"^/v1/agents/sessions/") == [], "the old one is left alone"

@@ -299,3 +299,70 @@ def test_functions_are_added_to_the_session_when_the_saved_agent_lacks_them(
     [tool] = session["request"]["agent"]["tools"]
     assert (tool["type"], tool["name"]) == ("function", "add")
     assert tool["parameters"]["required"] == ["a", "b"]
+
+
+def test_a_dropped_session_stream_is_opened_again_and_ends_as_a_poll_does(
+    oa: FakeOpenAI, agent: Assistant
+) -> None:
+    from bot.backends.streams import StreamDropped
+
+    oa.latency = 1.0
+    oa.agent_deltas = 10
+    oa.responder = lambda ctx: " ".join(f"w{i}" for i in range(30))
+
+    async def body(backend: AgentsBackend) -> tuple[str, RunState, RunState]:
+        session, turn = await first_turn(backend, agent, "hello")
+        await settled(backend, session, turn, agent)
+        oa.drop_agent_streams_after(4)
+        stream = await backend.start_run_streamed(
+            conversation_id=session,
+            assistant=agent,
+            messages=[UserMessage("stream it")],
+            brief=brief(2, turn),
+        )
+        assert not isinstance(stream, str)
+        text, end = "", None
+        with pytest.raises(StreamDropped):
+            async for item in stream:
+                if isinstance(item, TextDelta):
+                    text += item.text
+        resumed = await backend.resume_stream(stream.run_id, after=stream.last_sequence)
+        async for item in resumed:
+            if isinstance(item, TextDelta):
+                text += item.text
+            elif isinstance(item, StreamEnd):
+                end = item.state
+        assert end is not None
+        polled = await backend.poll_run(
+            conversation_id=session, run_id=stream.run_id, assistant=agent
+        )
+        return text, end, polled
+
+    text, end, polled = on_backend(oa, body)
+    assert end == polled and end.status is RunStatus.COMPLETED
+    # Streams replay nothing: what was said while no stream was open is only in the end.
+    assert end.text.startswith("w0 w1") and end.text.endswith("w29")
+    assert len(text) <= len(end.text)
+
+
+def test_a_resume_after_the_turn_ended_yields_the_end_at_once(
+    oa: FakeOpenAI, agent: Assistant
+) -> None:
+    async def body(backend: AgentsBackend) -> RunState:
+        session, turn = await first_turn(backend, agent, "hello")
+        await settled(backend, session, turn, agent)
+        stream = await backend.start_run_streamed(
+            conversation_id=session,
+            assistant=agent,
+            messages=[UserMessage("quick")],
+            brief=brief(2, turn),
+        )
+        assert not isinstance(stream, str)
+        await stream.aclose()
+        await settled(backend, session, stream.run_id, agent)
+        resumed = await backend.resume_stream(stream.run_id, after=-1)
+        items = [item async for item in resumed]
+        assert len(items) == 1 and isinstance(items[0], StreamEnd)
+        return items[0].state
+
+    assert on_backend(oa, body).text == ANSWER
