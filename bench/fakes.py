@@ -13,12 +13,19 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.openai_agents_state import TurnRec
 from tests.fakes.openai_api import FakeOpenAI, ReplyContext
 from tests.fakes.openai_store import echo_responder
 from tests.fakes.slack_api import FakeSlack
 
-RESPONSE_ID = re.compile(r"\[(resp_[0-9A-Za-z]+)\]")
-_RESPONSE_PATH = re.compile(r"^/v1/responses/(resp_[^/]+)$")
+# The OpenAI work a reply answers, named in its text: a response (`resp_…`) or, with
+# `--agents`, an Agents API session turn (`turn_…`).
+RESPONSE_ID = re.compile(r"\[((?:resp|turn)_[0-9A-Za-z]+)\]")
+# A status poll: a response's, or an agent turn's (GET /v1/agents/sessions/{id}/turns/{tid}).
+POLL_PATH = re.compile(r"^/v1/(?:responses/(resp_[^/]+)|agents/sessions/[^/]+/turns/(turn_[^/]+))$")
+# The bridge leads an agent turn's first message with its per-turn brief as a part of its own,
+# "[The person writing …]": no text of the load, so not counted as one of the turn's inputs.
+_BRIEF = re.compile(r"^\[.*\]$", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +119,12 @@ class TimedSlack(FakeSlack):
 
 
 class TimedOpenAI(FakeOpenAI):
-    """FakeOpenAI whose replies name their response id, and which notes when requests came.
+    """FakeOpenAI whose replies name their response (or agent turn) id, and which notes when
+    requests came.
 
     The responder echoes the turn's texts as the default one does, then appends
-    `[resp_…]`, so a Slack post maps to exactly one response.
+    `[resp_…]` (`[turn_…]` for an Agents API turn), so a Slack post maps to exactly one
+    response or turn.
     """
 
     def __init__(self) -> None:
@@ -134,8 +143,11 @@ class TimedOpenAI(FakeOpenAI):
         return self
 
     def _respond(self, context: ReplyContext) -> str:
+        texts = list(context.user_texts)
+        if context.turn_id.startswith("turn_"):
+            texts = [t for t in texts if not _BRIEF.match(t)]
         with self._lock:
-            self.inputs[context.turn_id] = list(context.user_texts)
+            self.inputs[context.turn_id] = texts
         return f"{echo_responder(context)} [{context.turn_id}]"
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -149,9 +161,9 @@ class TimedOpenAI(FakeOpenAI):
                 with self._lock:
                     self.created_at[response_id] = arrived
 
-        elif request.method == "GET" and (match := _RESPONSE_PATH.match(request.path)):
+        elif request.method == "GET" and (match := POLL_PATH.match(request.path)):
             with self._lock:
-                self.polled_at[match.group(1)].append(arrived)
+                self.polled_at[match.group(1) or match.group(2)].append(arrived)
         return response
 
     def turn_inputs(self) -> dict[str, list[str]]:
@@ -159,12 +171,26 @@ class TimedOpenAI(FakeOpenAI):
         with self._lock:
             return {key: list(value) for key, value in self.inputs.items()}
 
+    def turns_created(self) -> list[list[str]]:
+        """The input texts of every response created and every agent turn started."""
+        with self._store.lock:
+            bodies = [rec.request for rec in self._store.responses.values()]
+            turns = [list(t.user_texts) for t in self._agent_turns()]
+        created = [[str(i.get("content")) for i in body.get("input") or []] for body in bodies]
+        return created + [[t for t in texts if not _BRIEF.match(t)] for texts in turns]
+
+    def _agent_turns(self) -> list[TurnRec]:
+        return [t for s in self._store.agents.sessions.values() for t in s.turns]
+
     def timings(self) -> tuple[dict[str, float], dict[str, list[float]]]:
-        """Response id -> when it was created; -> when it was polled (perf_counter)."""
+        """Response or turn id -> when it was created; -> when it was polled (perf_counter)."""
         with self._store.lock:
             # A streamed create is answered only when its stream ends: its creation time is
             # the fake's own (time.monotonic, the clock perf_counter reads on Linux).
             started = {rid: rec.timing.started for rid, rec in self._store.responses.items()}
+            # An agent turn starts inside the POST that creates its session or sends its
+            # message: its clock's start (no function calls here, so it never resumes).
+            started |= {t.id: t.segment_start for t in self._agent_turns()}
         with self._lock:
             created = started | dict(self.created_at)
             return created, {k: list(v) for k, v in self.polled_at.items()}

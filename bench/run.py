@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.database import run_database
-from bench.fakes import TimedOpenAI, TimedSlack
+from bench.fakes import POLL_PATH, TimedOpenAI, TimedSlack
 from bench.monitor import ProcessSampler, own_cpu_seconds
 from bench.report import (
     MB,
@@ -49,6 +49,8 @@ QUICK = {"users": 30, "rate": 10.0, "duration": 5.0}
 # --stream: the model's first token comes this long after the response is created.
 STREAM_FIRST_TOKEN = 0.5
 FULL = {"users": 300, "rate": 100.0, "duration": 30.0}
+# OpenAI ids in request paths, blanked when the calls are counted by route.
+IDS_IN_PATH = r"/(resp|conv|sess|turn|agent)_[0-9a-f]+"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -88,6 +90,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "calls a minute in the workspace (Slack's Tier 4 is 100+)",
     )
     parser.add_argument(
+        "--agents",
+        action="store_true",
+        help="every conversation on an Agents API agent (the default assistant is a saved "
+        "agent): a session created on a conversation's first turn, turns polled (with "
+        "--stream, read from the session's event stream)",
+    )
+    parser.add_argument(
         "--cold",
         action="store_true",
         help="a cold burst, as users meet it after each deploy: no warm-up, and every DM from "
@@ -116,6 +125,20 @@ def mode_of(args: argparse.Namespace) -> str:
     if args.append_limit:
         modes.append(f"appends ≤ {args.append_limit}/min")
     return f" ({', '.join(modes)})" if modes else ""
+
+
+def backend_of(args: argparse.Namespace) -> str:
+    """The report's line naming the OpenAI API the conversations are on, and how it is read."""
+    read = "streamed" if args.stream else "polled"
+    if not args.agents:
+        return f"backend: Responses API (a conversation per DM, background responses {read})"
+    read = "read from the session's event stream" if args.stream else "polled"
+    return f"backend: Agents API (--agents: a saved agent, a session per DM, turns {read})"
+
+
+def agents_file(agent_id: str) -> str:
+    """The assistants file that puts every conversation on the saved agent `agent_id`."""
+    return f'default = "worker"\n\n[assistants.worker]\nagent = "{agent_id}"\n'
 
 
 def code_fingerprint() -> str:
@@ -163,7 +186,7 @@ def log_digest(log: str, limit: int = 8) -> list[str]:
     for line in log.splitlines():
         match = re.search(r" (WARNING|ERROR|CRITICAL) (.*)$", line)
         if match:
-            text = re.sub(r"\b(resp|conv)_[0-9a-f]+", r"\1_…", match.group(0).strip())
+            text = re.sub(r"\b(resp|conv|sess|turn)_[0-9a-f]+", r"\1_…", match.group(0).strip())
             kinds[re.sub(r"\d+(\.\d+)?", "N", text)] += 1
     lines = [f"{count:6d} x {text[:160]}" for text, count in kinds.most_common(limit)]
     if tracebacks := log.count("Traceback"):
@@ -188,6 +211,10 @@ def run(args: argparse.Namespace) -> int:
         if args.stream:
             openai.stream_first_token = STREAM_FIRST_TOKEN
             openai.stream_spread = max(0.0, args.latency - STREAM_FIRST_TOKEN)
+            openai.agent_first_token = STREAM_FIRST_TOKEN  # deltas spread until --latency
+        if args.agents:
+            agent = openai.add_agent()
+            (Path(tmp) / "assistants.toml").write_text(agents_file(str(agent["id"])))
         if args.append_limit:
             slack.rate_limits["chat.appendStream"] = (args.append_limit, 60.0)
         env = base_env(
@@ -222,7 +249,8 @@ def run(args: argparse.Namespace) -> int:
             f"{args.users} users, {args.rate:g} events/s, "
             f"{args.duration:g} s, model latency {args.latency:g} s, "
             f"API latency {args.api_latency:g} s, {database_name}\n"
-            f"bridge code: {fingerprint}"
+            f"bridge code: {fingerprint}\n"
+            f"{backend_of(args)}"
         )
         return _report(args, header, slack, openai, messages, phases, sampler, log, complete)
 
@@ -281,14 +309,9 @@ def _report(
     created_at, polled_at = openai.timings()
     measured = [rid for rid in created_at if rid not in phases.warmup_ids]
     warm_texts = {t for rid in phases.warmup_ids for t in inputs.get(rid, ())}
-    created_inputs = [
-        texts
-        for body in openai.responses_created()
-        if not warm_texts & set(texts := [str(i.get("content")) for i in body.get("input") or []])
-    ]
-    polls = Counter(
-        r.path.rsplit("/", 1)[-1] for r in openai.calls("GET", r"^/v1/responses/[^/]+$")
-    )
+    created_inputs = [texts for texts in openai.turns_created() if not warm_texts & set(texts)]
+    # Status polls: GET /v1/responses/{id}, or an agent turn's GET …/sessions/{id}/turns/{tid}.
+    polls = Counter(r.path.rsplit("/", 1)[-1] for r in openai.calls("GET", POLL_PATH.pattern))
     check = completeness(
         messages,
         [p for p in posts if p.response_id() not in phases.warmup_ids],
@@ -304,7 +327,7 @@ def _report(
     window = phases.acks_done - phases.send_start
     slack_calls = Counter(c.method for c in slack.calls())
     openai_calls = Counter(
-        f"{r.method} {re.sub(r'/(resp|conv)_[0-9a-f]+', '/{id}', r.path)}" for r in openai.requests
+        f"{r.method} {re.sub(IDS_IN_PATH, '/{id}', r.path)}" for r in openai.requests
     )
     errors = slack.server_errors() + openai.server_errors()
 
@@ -418,6 +441,7 @@ def _report(
                 "duration": args.duration,
                 "latency": args.latency,
                 "api_latency": args.api_latency,
+                "backend": "agents" if args.agents else "responses",
                 "warmup": args.warmup,
                 "cpus": os.cpu_count(),
             },
