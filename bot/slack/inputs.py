@@ -23,6 +23,7 @@ from bot.backends.base import Attachment, UserMessage
 from bot.backends.uploads import upload
 from bot.errors import TurnLost
 from bot.file_rules import SlackFile, kind_of
+from bot.keys import is_shared
 from bot.slack.files import FileFetchError, download, refresh
 from bot.slack.people import People
 from bot.slack.thread_context import ThreadContext
@@ -38,12 +39,6 @@ log = logging.getLogger(__name__)
 Notice = Callable[[InboundMessage, str], Awaitable[None]]
 # Before each upload: make sure this process still holds the turn (raises TurnLost).
 Fence = Callable[[], Awaitable[None]]
-
-
-def is_shared(key: str) -> bool:
-    """A conversation several people write in: a channel's, or a Slack thread's in a channel
-    (CHANNEL_SCOPE=thread). A member's (CHANNEL_SCOPE=user) and a DM's have one author."""
-    return key.partition(":")[0] in ("channel", "thread")
 
 
 def labelled(author: str, text: str) -> str:

@@ -18,6 +18,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.keys import is_dm
 from bot.slack.client import error_code
 from bot.slack.identity import Bot
 from bot.slack.people import People
@@ -73,7 +74,7 @@ class ThreadContext:
         thread_ts = message.reply_thread_ts
         if self.max_chars <= 0 or thread_ts in (None, message.message_ts):
             return None
-        if message.key.partition(":")[0] in ("user", "dm"):
+        if is_dm(message.key):
             return None  # a DM thread: the DM's own conversation has it
         async with self.db.session(single=True) as session:
             first = await first_stored_in_thread(

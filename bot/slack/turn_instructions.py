@@ -15,6 +15,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.assistants import Assistant
+from bot.keys import is_dm
 from bot.slack.people import People, Person, Place
 from storage.models import InboundMessage
 
@@ -30,7 +31,6 @@ UNKNOWN = "unknown"
 # The turn's brief waits 1 s for these instructions (`bot.turns.brief.INSTRUCTIONS_SECONDS`):
 # a look-up that is slower is not waited for (it goes on and is cached for the next turn).
 LOOKUP_WAIT_SECONDS = 0.6
-DM_KINDS = ("user", "dm")
 T = TypeVar("T")
 
 
@@ -86,7 +86,7 @@ def local_zone(person: Person) -> tuple[timezone | ZoneInfo, str] | None:
 
 
 def where_of(message: InboundMessage, place: Place | None) -> str:
-    if message.key.partition(":")[0] in DM_KINDS or (place is not None and place.is_im):
+    if is_dm(message.key) or (place is not None and place.is_im):
         return "a direct message"
     channel = f"#{place.name}" if place is not None and place.name else "a channel"
     in_thread = message.reply_thread_ts not in (None, message.message_ts)
@@ -108,10 +108,10 @@ class SlackTurnInstructions:
         self.now = now or (lambda: datetime.now(UTC))
 
     async def facts(self, message: InboundMessage) -> TurnFacts:
-        is_dm = message.key.partition(":")[0] in DM_KINDS
+        in_dm = is_dm(message.key)
         person_lookup = asyncio.ensure_future(self.people.person(message.user_id))
         place = None
-        if not is_dm:
+        if not in_dm:
             place = await _soon(asyncio.ensure_future(self.people.place(message.channel_id)))
         person = await _soon(person_lookup)
         facts = TurnFacts(where=where_of(message, place))
