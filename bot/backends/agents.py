@@ -212,6 +212,8 @@ class AgentsBackend:
         self._session_of: Remembered[str] = Remembered()
         # Session → its agent's model (usage rows name a model).
         self._models: Remembered[str] = Remembered()
+        # Session → whether it has a hosted environment (only those publish artifacts).
+        self._hosted: Remembered[bool] = Remembered()
         # Turns whose approval requests this process declined: their answers say so.
         self._denied: Remembered[list[str]] = Remembered()
         # Saved agents' tools, looked up once (functions are added to a session's tools).
@@ -238,6 +240,7 @@ class AgentsBackend:
         if is_new_session(conversation_id):
             session_id = await self._create_session(conversation_id, assistant, messages, brief)
             return await self._find_turn(session_id, after=None)
+        self._hosted[conversation_id] = self.reads_files(assistant)
         await self._send_message(conversation_id, messages, brief)
         return await self._find_turn(conversation_id, after=brief.after)
 
@@ -259,6 +262,7 @@ class AgentsBackend:
             session_id = await self._create_session(conversation_id, assistant, messages, brief)
             turn_id = await self._find_turn(session_id, after=None)
             return await self._stream_or_id(session_id, turn_id)
+        self._hosted[conversation_id] = self.reads_files(assistant)
         source = await self._open_stream(conversation_id)
         if source is None:
             return await self.start_run(
@@ -291,6 +295,7 @@ class AgentsBackend:
             params["agent"] = overrides
         session = await call(lambda: self._send_client.beta.agents.sessions.create(**params))
         session_id = str(session.id)
+        self._hosted[session_id] = self.reads_files(assistant)
         self._settled[placeholder] = session_id
         self._models[session_id] = str(session.agent.model)
         log.info("created agent session %s for a new conversation", session_id)
@@ -435,6 +440,7 @@ class AgentsBackend:
     async def poll_run(
         self, *, conversation_id: str, run_id: str, assistant: Assistant
     ) -> RunState:
+        self._hosted[conversation_id] = self.reads_files(assistant)
         return await self._look(conversation_id, run_id)
 
     async def _look(self, session_id: str, turn_id: str) -> RunState:
@@ -484,11 +490,14 @@ class AgentsBackend:
 
     async def _finished(self, session_id: str, turn: JsonDict, status: RunStatus) -> RunState:
         turn_id = str(turn["id"])
-        items = await self._items(session_id, turn_id)
-        files: tuple[GeneratedFile, ...] = ()
-        if status is RunStatus.COMPLETED:
-            files = await self._artifacts(session_id, turn_id)
-        model = await self._model(session_id)
+        # Only a hosted environment publishes artifacts (unknown: looked for); the reads
+        # go out together, each a round trip the answer waits for.
+        hosted = self._hosted.get(session_id, True) and status is RunStatus.COMPLETED
+        items, files, model = await asyncio.gather(
+            self._items(session_id, turn_id),
+            self._artifacts(session_id, turn_id) if hosted else _no_files(),
+            self._model(session_id),
+        )
         state = finished_state(turn, status, items, files, model=model)
         denied = self._denied.pop(turn_id, [])
         if denied and state.status is RunStatus.COMPLETED:
@@ -642,6 +651,10 @@ async def _collect(page: Any) -> list[JsonDict]:
         return [item.model_dump(mode="json") async for item in page]
     except openai.OpenAIError as exc:
         raise classify(exc) from exc
+
+
+async def _no_files() -> tuple[GeneratedFile, ...]:
+    return ()
 
 
 def _json_or_none(raw: bytes) -> object:

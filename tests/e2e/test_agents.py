@@ -229,9 +229,27 @@ def test_a_failed_turn_gets_the_usual_clear_message(
     assert "Over the limit" not in reply_text(post)
 
 
+def hosted_agent(openai: FakeOpenAI, tmp_path: Path) -> str:
+    """A `coder` agent with an OpenAI-hosted environment, the only default assistant."""
+    agent = openai.add_agent(model="gpt-5-mini")
+    (tmp_path / "assistants.toml").write_text(
+        f"""\
+[assistants.coder]
+agent = "{agent["id"]}"
+
+[assistants.coder.environment]
+type = "openai_hosted"
+container_size = "small"
+"""
+    )
+    openai.responder = echo
+    return str(agent["id"])
+
+
 def test_an_artifact_of_the_turn_is_uploaded_to_slack(
-    start_bridge: StartBridge, slack: FakeSlack, openai: FakeOpenAI, agent_id: str
+    start_bridge: StartBridge, slack: FakeSlack, openai: FakeOpenAI, tmp_path: Path
 ) -> None:
+    hosted_agent(openai, tmp_path)
     bridge = start_bridge()
     openai.agent_artifacts_next = [
         {"path": "/workspace/outputs/report.csv", "content": b"region,total\nnorth,3\n"}
@@ -320,18 +338,7 @@ def test_files_for_an_agent_without_an_environment_are_not_moved_and_the_user_is
 def test_files_reach_a_hosted_environment_at_the_create_and_later_through_its_files_api(
     start_bridge: StartBridge, slack: FakeSlack, openai: FakeOpenAI, tmp_path: Path
 ) -> None:
-    agent = openai.add_agent(model="gpt-5-mini")
-    (tmp_path / "assistants.toml").write_text(
-        f"""\
-[assistants.coder]
-agent = "{agent["id"]}"
-
-[assistants.coder.environment]
-type = "openai_hosted"
-container_size = "small"
-"""
-    )
-    openai.responder = echo
+    hosted_agent(openai, tmp_path)
     bridge = start_bridge()
     first_files = [slack.add_file("F0CSV", "sales.csv", b"month,sales\njan,1\n", "text/csv")]
     first = dm_event("U1", "chart this", subtype="file_share", files=first_files)

@@ -177,10 +177,12 @@ def test_artifacts_of_the_turn_become_files_with_their_bytes(
     oa: FakeOpenAI, agent: Assistant
 ) -> None:
     oa.agent_artifacts_next = [{"path": "/workspace/outputs/report.csv", "content": b"a,b\n1,2\n"}]
+    # Only a hosted environment publishes artifacts (files under /workspace/outputs).
+    hosted = replace(agent, environment_json='{"type": "openai_hosted"}')
 
     async def body(backend: AgentsBackend) -> tuple[RunState, bytes]:
-        session, turn = await first_turn(backend, agent, "make a report")
-        state = await settled(backend, session, turn, agent)
+        session, turn = await first_turn(backend, hosted, "make a report")
+        state = await settled(backend, session, turn, hosted)
         [file] = state.files
         return state, await backend.download_file(file, max_bytes=1000)
 
