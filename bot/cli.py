@@ -9,7 +9,7 @@ import logging
 import sys
 from datetime import datetime
 
-from bot.assistants import Assistants, load_assistants
+from bot.assistants import Assistant, Assistants, load_assistants
 from bot.config import Settings, load_settings
 from bot.errors import BridgeError
 
@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     assistants_cmd = commands.add_parser("assistants", help="the configured assistants")
     assistants_actions = assistants_cmd.add_subparsers(dest="action", required=True)
     assistants_actions.add_parser("list", help="list the assistants, the default marked *")
+    assistants_actions.add_parser(
+        "sync", help="create or update the Agents API agents the assistants file defines"
+    )
     doctor_cmd = commands.add_parser("doctor", help="check Slack, OpenAI, assistants, database")
     doctor_mode = doctor_cmd.add_mutually_exclusive_group()
     doctor_mode.add_argument("--http", action="store_true", help="check for HTTP mode")
@@ -72,26 +75,42 @@ def _since(text: str) -> datetime:
 
 
 def format_assistants(assistants: Assistants) -> str:
-    """One line per assistant (name, model or asst_ id, description), and under it what it
-    offers the model (hosted tools, functions) if anything; then the source."""
+    """One line per assistant (name, model, asst_ or agent id, description), and under it
+    what kind of agent it is and what it offers the model, if anything; then the source."""
     rows = []
     for name in assistants.names:
         one = assistants.by_name[name]
         is_default = name == assistants.default_name
         description = " ".join([one.description, "(default)" if is_default else ""]).strip()
-        rows.append(("*" if is_default else " ", name, one.assistant_id or one.model, description))
+        shown = one.agent_id or one.assistant_id or one.model
+        rows.append(("*" if is_default else " ", name, shown, description))
     name_width = max(len(row[1]) for row in rows)
     kind_width = max(len(row[2]) for row in rows)
     lines = []
     for marker, name, kind, description in rows:
         lines.append(f"{marker} {name:<{name_width}}  {kind:<{kind_width}}  {description}".rstrip())
         one = assistants.by_name[name]
-        offers = [f"tools: {', '.join(one.tools)}"] if one.tools else []
+        offers = _agent_facts(one) if one.is_agent else []
+        offers += [f"tools: {', '.join(one.tools)}"] if one.tools else []
         if one.callables:
             offers.append(f"functions: {', '.join(f.name for f in one.callables)}")
         if offers:
             lines.append(f"    {'; '.join(offers)}")
     return "\n".join([*lines, f"source: {assistants.source}"])
+
+
+def _agent_facts(one: Assistant) -> list[str]:
+    """An agent's kind, its id (or that it is not synced yet) and its environment."""
+    from bot.backends.agent_start import NOT_SYNCED
+
+    defined = one.agent_definition is not None
+    facts = ["agent (defined here)" if defined else "agent (saved at OpenAI)"]
+    if defined and not one.agent_id:
+        facts.append(NOT_SYNCED)
+    environment = one.session_environment
+    size = environment.get("container_size")
+    facts.append(f"environment: {environment['type']}" + (f" ({size})" if size else ""))
+    return facts
 
 
 def configure_logging(settings: Settings) -> None:
@@ -118,8 +137,7 @@ def run(argv: list[str] | None = None) -> int:
         settings = settings.model_copy(update={"port": args.port})
     configure_logging(settings)
     if args.command == "assistants":
-        print(format_assistants(load_assistants(settings)))
-        return 0
+        return assistants_command(settings, args.action)
     if args.command == "feedback":
         from bot.feedback_report import feedback_report
         from bot.server.serve import apply_migrations
@@ -151,6 +169,22 @@ def run(argv: list[str] | None = None) -> int:
     settings.require(http=not socket_mode)
     assistants = load_assistants(settings)
     asyncio.run(serve(settings, assistants, socket_mode=socket_mode))
+    return 0
+
+
+def assistants_command(settings: Settings, action: str) -> int:
+    """`assistants list` (with the agent ids on record) or `assistants sync`."""
+    # Imported here: `assistants list` without agents needs neither OpenAI nor a database.
+    from bot.backends.agent_start import format_synced, sync_command, with_recorded_agents
+
+    assistants = load_assistants(settings)
+    if action == "list":
+        print(format_assistants(asyncio.run(with_recorded_agents(settings, assistants))))
+        return 0
+    from bot.server.serve import apply_migrations
+
+    apply_migrations(settings)
+    print(format_synced(asyncio.run(sync_command(settings, assistants))))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""OpenAI-side checks of `assistant-bridge doctor`: the key, each model and each asst_ id."""
+"""OpenAI-side checks of `assistant-bridge doctor`: the key, each model, asst_ id and agent."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ from openai import AsyncOpenAI
 
 from bot.assistants import Assistant
 from bot.backends import build_client
-from bot.backends.openai_errors import describe_error, public_base_url
+from bot.backends.openai_errors import (
+    AGENTS_PERMISSIONS,
+    describe_error,
+    lacks_agents_permissions,
+    public_base_url,
+)
 from bot.config import Settings
 from bot.doctor.checks import Finding
 
@@ -49,6 +54,8 @@ class OpenAIChecks:
     async def assistant(self, assistant: Assistant) -> list[Finding]:
         """The assistant's model exists (and is not being shut down), or its asst_ id exists."""
         check = f"assistant {assistant.name}"
+        if assistant.is_agent:
+            return [await _check_agent(self.client, check, assistant)]
         if assistant.kind == "assistants":
             return [await _check_assistant_id(self.client, check, assistant.assistant_id)]
         return [await _check_model(self.client, check, assistant.model)]
@@ -74,3 +81,30 @@ async def _check_assistant_id(client: AsyncOpenAI, check: str, assistant_id: str
     if isinstance(result, Finding):
         return result
     return Finding("ok", check, f"{assistant_id} (model {result.model})")
+
+
+async def _check_agent(client: AsyncOpenAI, check: str, assistant: Assistant) -> Finding:
+    """The saved agent exists and the key may use the Agents API; the environment named."""
+    defined = assistant.agent_definition is not None
+    if not assistant.agent_id:
+        return Finding(
+            "warn", check, "agent not created yet: run assistant-bridge assistants sync (or serve)"
+        )
+    try:
+        agent = await client.beta.agents.retrieve(assistant.agent_id)
+    except openai.NotFoundError:
+        fix = (
+            "run assistant-bridge assistants sync to create it again"
+            if defined
+            else ("fix `agent` in the assistants file (or OPENAI_AGENT_ID)")
+        )
+        return Finding("FAIL", check, f"agent {assistant.agent_id} does not exist: {fix}")
+    except openai.OpenAIError as exc:
+        if lacks_agents_permissions(exc):
+            status = getattr(exc, "status_code", "")
+            return Finding("FAIL", check, f"{AGENTS_PERMISSIONS} (HTTP {status})")
+        return Finding("FAIL", check, describe_error(exc, client))
+    environment = assistant.session_environment
+    size = environment.get("container_size")
+    where = f"environment {environment['type']}" + (f" ({size})" if size else "")
+    return Finding("ok", check, f"agent {agent.id} (model {agent.model}), {where}")

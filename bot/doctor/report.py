@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Sequence
 
 from bot.assistants import Assistant, load_assistants
+from bot.backends.agent_start import with_recorded_agents
 from bot.backends.checks import OpenAIChecks
 from bot.config import Settings
 from bot.doctor.checks import (
@@ -66,7 +67,7 @@ async def run_checks(
     listed: list[Assistant] = []
     unlisted: list[Finding] = []
     try:
-        assistants = load_assistants(settings)
+        assistants = await with_recorded_agents(settings, load_assistants(settings))
         listed = [assistants.by_name[name] for name in assistants.names]
     except ConfigError as exc:  # our own message: file, line and reason, never a value
         unlisted.append(Finding("FAIL", "assistants", str(exc)))

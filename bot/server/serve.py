@@ -14,6 +14,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from bot.app import Bridge
 from bot.assistants import Assistants
+from bot.backends.agent_start import agents_at_start
 from bot.config import Settings
 from bot.errors import BridgeError, ConfigError, DatabaseUnavailable
 from bot.server.http import build_web_app
@@ -63,6 +64,9 @@ def claim_database(settings: Settings) -> None:
 async def serve(settings: Settings, assistants: Assistants, *, socket_mode: bool) -> None:
     claim_database(settings)
     await asyncio.to_thread(apply_migrations, settings)
+    # The saved agents of `kind = "agent"` assistants, created or updated (under the
+    # migrations' lock: dynos starting together create one agent) before anything runs.
+    assistants = await agents_at_start(settings, assistants)
     bridge = Bridge(settings, assistants)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
