@@ -22,8 +22,9 @@ NOT_FOR_AGENTS = {
     "id": "an agent has no `id` (asst_… is the Assistants API): remove it",
     "vector_store_ids": "an agent reads files in its `environment`, not from vector stores",
     "temperature": "`temperature` is not an Agents API setting",
-    "context": "OpenAI keeps and compacts an agent's session itself: remove `context`",
 }
+# `context` is taken from any kind (CONTRACT), but an agent's session history is OpenAI's
+# to keep and compact whatever it says (README: Agents API assistants).
 # What a saved agent (`agent = "…"`) already is at OpenAI.
 SAVED_AGENTS_OWN = ("model", "instructions", "tools", "reasoning")
 TOOL_ELSEWHERE = {

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import posixpath
 import re
@@ -32,7 +31,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
-import openai
 from openai import AsyncOpenAI, omit
 
 from bot.assistants import Assistant
@@ -45,6 +43,7 @@ from bot.backends.agent_state import (
     pending_for,
 )
 from bot.backends.agent_stream import AgentRunStream
+from bot.backends.agents_http import AgentsReads, path
 from bot.backends.base import (
     NO_BRIEF,
     PENDING,
@@ -56,8 +55,6 @@ from bot.backends.base import (
     UserMessage,
     abandoned,
     call,
-    classify,
-    classify_status,
 )
 from bot.backends.citations import GeneratedFile
 from bot.backends.downloads import read_capped
@@ -202,9 +199,7 @@ class AgentsBackend:
         self._send_client = client.with_options(max_retries=0, timeout=_CREATE_SECONDS)
         self._agents = client.beta.agents
         self._http = http
-        self._stream_timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=20, sock_read=stream_idle
-        )
+        self._reads = AgentsReads(client, http, stream_idle=stream_idle)
         # New-session placeholder → the session the create (or a recovery) found: handed
         # to the machine right after the call (`settled_conversation`).
         self._settled: Remembered[str] = Remembered()
@@ -311,16 +306,7 @@ class AgentsBackend:
         missing = [f for f in assistant.callables if f.name not in names]
         if not missing:
             return {}
-        functions = [
-            {
-                "type": "function",
-                "name": f.name,
-                "description": f.description,
-                "parameters": f.parameters,
-            }
-            for f in missing
-        ]
-        return {"tools": [*tools, *functions]}
+        return {"tools": [*tools, *(f.agents_tool() for f in missing)]}
 
     async def _saved_tools(self, agent_id: str) -> list[JsonDict]:
         if agent_id not in self._agent_tools:
@@ -352,8 +338,8 @@ class AgentsBackend:
         await self._send(session_id, [event], key)
 
     async def _environment_id(self, session_id: str) -> str:
-        session = await call(lambda: self._agents.sessions.retrieve(session_id))
-        environment_id = getattr(session.environment, "id", None)
+        session = await self._reads.get(path("sessions", session_id))
+        environment_id = _dict(session.get("environment")).get("id")
         if not environment_id:
             raise BackendError("the session has no environment for files", transient=False)
         return str(environment_id)
@@ -381,11 +367,12 @@ class AgentsBackend:
         raise BackendError("input accepted; its turn is not listed yet", transient=True)
 
     async def _newest_turn(self, session_id: str) -> str | None:
-        page = await call(
-            lambda: self._agents.sessions.turns.list(session_id, order="desc", limit=1)
+        listed = await self._reads.page(
+            path("sessions", session_id, "turns"), {"order": "desc", "limit": "10"}
         )
-        turns = [t for t in page.data if t.subagent_id is None]
-        return turns[0].id if turns else None
+        # The bridge's turns are the root ones; a subagent's turns are listed beside them.
+        turns = [t for t in listed if t.get("subagent_id") is None and t.get("id")]
+        return str(turns[0]["id"]) if turns else None
 
     # Functions --------------------------------------------------------------------------
     async def submit_tool_outputs(
@@ -444,31 +431,27 @@ class AgentsBackend:
         return await self._look(conversation_id, run_id)
 
     async def _look(self, session_id: str, turn_id: str) -> RunState:
-        turn = await call(
-            lambda: self._agents.sessions.turns.retrieve(turn_id, session_id=session_id)
-        )
-        data = turn.model_dump(mode="json")
-        status = FINAL.get(turn.status)
+        turn = await self._reads.get(path("sessions", session_id, "turns", turn_id))
+        kind = str(turn.get("status") or "")
+        status = FINAL.get(kind)
         if status is not None:
-            return await self._finished(session_id, data, status)
-        if turn.status == "waiting":
+            return await self._finished(session_id, turn, status)
+        if kind == "waiting":
             return await self._waiting(session_id, turn_id)
-        if turn.status == "queued":
+        if kind == "queued":
             return RunState(RunStatus.RUNNING)
         # What it does now: its newest items only (one page, however long the turn).
-        page = await call(
-            lambda: self._agents.sessions.turns.items.list(
-                turn_id, session_id=session_id, order="desc", limit=_RECENT_ITEMS
-            )
+        recent = await self._reads.page(
+            path("sessions", session_id, "turns", turn_id, "items"),
+            {"order": "desc", "limit": str(_RECENT_ITEMS)},
         )
-        recent = [item.model_dump(mode="json") for item in reversed(page.data)]
-        return RunState(RunStatus.RUNNING, activity=activity_of(recent))
+        return RunState(RunStatus.RUNNING, activity=activity_of(recent[::-1]))
 
     async def _waiting(self, session_id: str, turn_id: str) -> RunState:
         """A waiting turn: its function calls, or approvals declined (it then goes on)."""
-        session = await call(lambda: self._agents.sessions.retrieve(session_id))
-        self._models[session_id] = session.agent.model
-        pending = pending_for(session.model_dump(mode="json"), turn_id)
+        session = await self._reads.get(path("sessions", session_id))
+        self._models[session_id] = str(_dict(session.get("agent")).get("model") or "")
+        pending = pending_for(session, turn_id)
         if pending.calls:
             return RunState(RunStatus.REQUIRES_ACTION, tool_calls=pending.calls, watermark=turn_id)
         if pending.approvals:
@@ -513,19 +496,19 @@ class AgentsBackend:
         return state
 
     async def _items(self, session_id: str, turn_id: str) -> list[JsonDict]:
-        page = self._agents.sessions.turns.items.list(
-            turn_id, session_id=session_id, order="asc", limit=100
-        )
-        return await _collect(page)
+        where = path("sessions", session_id, "turns", turn_id, "items")
+        return await self._reads.every(where, {"order": "asc", "limit": "100"})
 
     async def _artifacts(self, session_id: str, turn_id: str) -> tuple[GeneratedFile, ...]:
-        page = self._agents.sessions.artifacts.list(session_id, order="desc", limit=100)
-        return artifact_files(await _collect(page), turn_id)
+        # The turn just ended: its artifacts are the session's newest.
+        where = path("sessions", session_id, "artifacts")
+        newest = await self._reads.page(where, {"order": "desc", "limit": "100"})
+        return artifact_files(newest, turn_id)
 
     async def _model(self, session_id: str) -> str:
         if session_id not in self._models:
-            session = await call(lambda: self._agents.sessions.retrieve(session_id))
-            self._models[session_id] = session.agent.model
+            session = await self._reads.get(path("sessions", session_id))
+            self._models[session_id] = str(_dict(session.get("agent")).get("model") or "")
         return self._models[session_id]
 
     async def cancel_run(self, *, conversation_id: str, run_id: str) -> None:
@@ -591,42 +574,7 @@ class AgentsBackend:
         return look
 
     async def _open_stream(self, session_id: str) -> EventSource | None:
-        """`GET /agents/sessions/{id}/events` as an open event stream; None when the server
-        answers without one (then the turn is polled)."""
-        assert self._http is not None
-        client = self._client
-        url = f"{str(client.base_url).rstrip('/')}/agents/sessions/{session_id}/events"
-        headers = {
-            "Authorization": f"Bearer {client.api_key}",
-            "Accept": "text/event-stream",
-            "OpenAI-Beta": "agents=v1",
-        }
-        if client.organization:
-            headers["OpenAI-Organization"] = client.organization
-        if client.project:
-            headers["OpenAI-Project"] = client.project
-        try:
-            got = await self._http.get(
-                url,
-                params={"include_obfuscation": "false"},
-                headers=headers,
-                timeout=self._stream_timeout,
-            )
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise BackendError(type(exc).__name__, transient=True, code="connection") from exc
-        if got.status < 400 and got.content_type == "text/event-stream":
-            return EventSource(got)
-        try:
-            raw = await got.read()
-        except (aiohttp.ClientError, TimeoutError):
-            raw = b""
-        finally:
-            got.release()
-        if got.status >= 400:
-            body = _json_or_none(raw)
-            refused = classify_status(got.status, body)
-            log.warning("session %s: its stream was refused: %s", session_id, refused)
-        return None
+        return await self._reads.open_stream(session_id)
 
     # Files ------------------------------------------------------------------------------
     def reads_files(self, assistant: Assistant) -> bool:
@@ -645,20 +593,9 @@ class AgentsBackend:
         return await read_capped(stream, max_bytes=max_bytes, what=file.filename)
 
 
-async def _collect(page: Any) -> list[JsonDict]:
-    """Every item of an SDK list (paged as the API pages it), as JSON."""
-    try:
-        return [item.model_dump(mode="json") async for item in page]
-    except openai.OpenAIError as exc:
-        raise classify(exc) from exc
-
-
 async def _no_files() -> tuple[GeneratedFile, ...]:
     return ()
 
 
-def _json_or_none(raw: bytes) -> object:
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
+def _dict(value: object) -> JsonDict:
+    return value if isinstance(value, dict) else {}

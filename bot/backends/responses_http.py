@@ -100,7 +100,7 @@ class ResponsesHttpClient:
             raise BackendError(type(exc).__name__, transient=True, code="connection") from exc
         finally:
             got.release()
-        return _decoded(got.status, raw)
+        return decoded(got.status, raw)
 
     async def _send(
         self, method: str, url: str, body: JsonDict | None, limit: aiohttp.ClientTimeout
@@ -113,10 +113,10 @@ class ResponsesHttpClient:
                 status = got.status
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise BackendError(type(exc).__name__, transient=True, code="connection") from exc
-        return _decoded(status, raw)
+        return decoded(status, raw)
 
 
-def _decoded(status: int, raw: bytes) -> JsonDict:
+def decoded(status: int, raw: bytes) -> JsonDict:
     """An answer's JSON object; an error status as the BackendError the SDK's would be."""
     try:
         data = json.loads(raw) if raw else {}

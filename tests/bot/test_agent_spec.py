@@ -145,10 +145,6 @@ REFUSED = {
         AGENT_HEAD + "temperature = 0.2\n",
         ":6: assistants.a.temperature: `temperature` is not an Agents API setting",
     ),
-    "context": (
-        SAVED_HEAD + 'context = "off"\n',
-        ":5: assistants.a.context: OpenAI keeps and compacts an agent's session itself",
-    ),
     "kind without a model": (
         'default = "a"\n\n[assistants.a]\nkind = "agent"\ninstructions = "x"\n',
         ':4: assistants.a.kind: kind = "agent" needs `model`',
@@ -280,3 +276,11 @@ def test_a_bad_openai_agent_id_is_refused(
     with pytest.raises(ConfigError) as raised:
         load_settings(env_file=None)
     assert str(raised.value).startswith(expected)
+
+
+@pytest.mark.parametrize("mode", ["compact", "truncate", "off"])
+def test_context_is_taken_from_an_agent_as_from_any_kind(tmp_path: Path, mode: str) -> None:
+    path = tmp_path / "assistants.toml"
+    path.write_text(SAVED_HEAD + f'context = "{mode}"\n')
+    assistant = parse_assistants_file(path).default
+    assert assistant.kind == "agents" and assistant.context == mode

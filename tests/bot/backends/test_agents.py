@@ -43,12 +43,15 @@ def agent(oa: FakeOpenAI) -> Assistant:
     return Assistant(name="worker", agent_id=saved["id"], is_agent=True)
 
 
-def on_backend(oa: FakeOpenAI, body: Callable[[AgentsBackend], Awaitable[T]]) -> T:
+def on_backend(
+    oa: FakeOpenAI, body: Callable[[AgentsBackend], Awaitable[T]], *, session: bool = True
+) -> T:
     async def scenario() -> T:
         client = AsyncOpenAI(api_key="sk-test-key", base_url=oa.url + "/v1", max_retries=0)
         try:
             async with aiohttp.ClientSession() as http:
-                return await body(AgentsBackend(client, http, stream_idle=5.0))
+                backend = AgentsBackend(client, http if session else None, stream_idle=5.0)
+                return await body(backend)
         finally:
             await client.close()
 
@@ -368,3 +371,33 @@ def test_a_resume_after_the_turn_ended_yields_the_end_at_once(
         return items[0].state
 
     assert on_backend(oa, body).text == ANSWER
+
+
+def test_without_an_aiohttp_session_the_reads_go_through_the_sdk_alike(
+    oa: FakeOpenAI, agent: Assistant
+) -> None:
+    oa.function_calls_next = [{"name": "add", "arguments": '{"a": 1, "b": 1}'}]
+
+    async def body(backend: AgentsBackend) -> list[RunState]:
+        session, turn = await first_turn(backend, agent, "1 + 1?")
+        waiting = await settled(backend, session, turn, agent)
+        [call] = waiting.tool_calls
+        outputs = [ToolOutput(call.call_id, "2", ok=True)]
+        await backend.submit_tool_outputs(
+            conversation_id=session, run_id=turn, assistant=agent, outputs=outputs
+        )
+        done = await settled(backend, session, turn, agent)
+        streamed = await backend.start_run_streamed(
+            conversation_id=session,
+            assistant=agent,
+            messages=[UserMessage("x")],
+            brief=brief(2, turn),
+        )
+        assert isinstance(streamed, str), "no session: no stream, the turn is polled"
+        return [waiting, done, await settled(backend, session, streamed, agent)]
+
+    waiting, done, second = on_backend(oa, body, session=False)
+    assert waiting.status is RunStatus.REQUIRES_ACTION
+    assert (done.status, done.text) == (RunStatus.COMPLETED, ANSWER)
+    assert done.usage is not None and done.usage.model == "gpt-5-mini"
+    assert (second.status, second.text) == (RunStatus.COMPLETED, ANSWER)
