@@ -18,7 +18,7 @@ import aiohttp
 from openai import AsyncOpenAI
 
 from bot.backends.base import call, classify_status
-from bot.backends.responses_http import decoded
+from bot.backends.responses_http import api_headers, decoded
 from bot.backends.sse import EventSource
 from bot.errors import BackendError
 
@@ -43,16 +43,7 @@ class AgentsReads:
         self._client = client
         self._http = http
         self._base = str(client.base_url).rstrip("/")
-        self._headers = {
-            "Authorization": f"Bearer {client.api_key}",
-            "Accept": "application/json",
-            "User-Agent": f"slack-assistant-bridge {client.user_agent}",
-            **BETA,
-        }
-        if client.organization:
-            self._headers["OpenAI-Organization"] = client.organization
-        if client.project:
-            self._headers["OpenAI-Project"] = client.project
+        self._headers = {**api_headers(client), **BETA}
         self._timeout = aiohttp.ClientTimeout(total=30)
         self._stream_timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=20, sock_read=stream_idle

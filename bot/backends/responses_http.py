@@ -17,6 +17,20 @@ from bot.errors import BackendError
 JsonDict = dict[str, Any]
 
 
+def api_headers(client: AsyncOpenAI) -> dict[str, str]:
+    """The headers the SDK client sends with every call: its key, organization, project."""
+    headers = {
+        "Authorization": f"Bearer {client.api_key}",
+        "Accept": "application/json",
+        "User-Agent": f"slack-assistant-bridge {client.user_agent}",
+    }
+    if client.organization:
+        headers["OpenAI-Organization"] = client.organization
+    if client.project:
+        headers["OpenAI-Project"] = client.project
+    return headers
+
+
 class ResponsesHttpClient:
     """The two calls every turn makes, on plain aiohttp: the background create and the status
     poll (`GET /responses/{id}`), the most frequent call.
@@ -36,15 +50,7 @@ class ResponsesHttpClient:
     ) -> None:
         self._http = http
         self._base = str(client.base_url).rstrip("/")
-        self._headers = {
-            "Authorization": f"Bearer {client.api_key}",
-            "Accept": "application/json",
-            "User-Agent": f"slack-assistant-bridge {client.user_agent}",
-        }
-        if client.organization:
-            self._headers["OpenAI-Organization"] = client.organization
-        if client.project:
-            self._headers["OpenAI-Project"] = client.project
+        self._headers = api_headers(client)
         self._poll_timeout = aiohttp.ClientTimeout(total=30)
         # A background create answers at once; a short timeout keeps it inside the lease.
         self._create_timeout = aiohttp.ClientTimeout(total=20)

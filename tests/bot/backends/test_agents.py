@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterator
 from dataclasses import replace
 from typing import TypeVar
 
@@ -17,7 +17,7 @@ from openai import AsyncOpenAI
 from bot.assistants import Assistant
 from bot.backends.agents import NEW_SESSION, AgentsBackend
 from bot.backends.base import RunState, RunStatus, TurnBrief, UserMessage
-from bot.backends.streams import StreamEnd, TextDelta
+from bot.backends.streams import StreamEnd, StreamItem, TextDelta
 from bot.errors import BackendError
 from bot.functions.calls import ToolOutput
 from tests.fakes.openai_api import FakeOpenAI
@@ -68,6 +68,18 @@ async def settled(
             return state
         assert time.monotonic() < deadline, "the turn never ended"
         await asyncio.sleep(0.05)
+
+
+async def drained(stream: AsyncIterable[StreamItem]) -> tuple[str, RunState]:
+    """The text a stream gave, and the state it ended with."""
+    text, end = "", None
+    async for item in stream:
+        if isinstance(item, TextDelta):
+            text += item.text
+        elif isinstance(item, StreamEnd):
+            end = item.state
+    assert end is not None, "the stream never ended"
+    return text, end
 
 
 def brief(turn: int, after: str | None = None) -> TurnBrief:
@@ -269,13 +281,7 @@ def test_a_streamed_turn_gives_its_text_and_ends_as_a_poll_does(
             brief=brief(2, turn),
         )
         assert not isinstance(stream, str)
-        text, end = "", None
-        async for item in stream:
-            if isinstance(item, TextDelta):
-                text += item.text
-            elif isinstance(item, StreamEnd):
-                end = item.state
-        assert end is not None
+        text, end = await drained(stream)
         polled = await backend.poll_run(
             conversation_id=session, run_id=stream.run_id, assistant=agent
         )
@@ -326,18 +332,14 @@ def test_a_dropped_session_stream_is_opened_again_and_ends_as_a_poll_does(
             brief=brief(2, turn),
         )
         assert not isinstance(stream, str)
-        text, end = "", None
+        text = ""
         with pytest.raises(StreamDropped):
             async for item in stream:
                 if isinstance(item, TextDelta):
                     text += item.text
         resumed = await backend.resume_stream(stream.run_id, after=stream.last_sequence)
-        async for item in resumed:
-            if isinstance(item, TextDelta):
-                text += item.text
-            elif isinstance(item, StreamEnd):
-                end = item.state
-        assert end is not None
+        rest, end = await drained(resumed)
+        text += rest
         polled = await backend.poll_run(
             conversation_id=session, run_id=stream.run_id, assistant=agent
         )
