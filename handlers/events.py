@@ -31,7 +31,6 @@ from handlers.routing import (
 )
 from storage import inbox
 from storage.db import Database
-from storage.models import InboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +80,8 @@ def register(
                 ),
             )
             return
-        message = InboundMessage(
-            key=incoming.key,
-            team_id=incoming.team_id,
-            channel_id=incoming.channel_id,
-            user_id=incoming.user_id,
-            message_ts=incoming.ts,
-            reply_thread_ts=incoming.reply_thread_ts,
+        message = incoming.inbox_row(
             event_id=event_id,
-            text=incoming.text,
             files=json.dumps([f.to_json() for f in accepted]) if accepted else None,
         )
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.config import ChannelScope, DmScope
 from bot.file_rules import SlackFile
+from storage.models import InboundMessage
 
 # Subtypes that are a person writing: answered. Every other subtype (edits, deletions,
 # joins, topic changes, bot messages…) starts no run.
@@ -30,6 +31,21 @@ class Incoming:
     files: tuple[SlackFile, ...] = ()
     # A top-level DM message: in the agent view each one is the root of a thread of its own.
     starts_thread: bool = False
+
+    def inbox_row(self, *, event_id: str | None, files: str | None = None) -> InboundMessage:
+        """The `inbound_message` row that queues this message (`files`: the accepted
+        attachments, as JSON)."""
+        return InboundMessage(
+            key=self.key,
+            team_id=self.team_id,
+            channel_id=self.channel_id,
+            user_id=self.user_id,
+            message_ts=self.ts,
+            reply_thread_ts=self.reply_thread_ts,
+            event_id=event_id,
+            text=self.text,
+            files=files,
+        )
 
 
 def is_from_bot(event: dict[str, Any], bot_user_id: str | None) -> bool:

@@ -32,7 +32,6 @@ from handlers.shortcut_input import (
 )
 from storage import inbox
 from storage.db import Database
-from storage.models import InboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -105,15 +104,8 @@ def register(
             reply_thread_ts=None,
             is_mention=False,
         )
-        row = InboundMessage(
-            key=incoming.key,
-            team_id=incoming.team_id,
-            channel_id=incoming.channel_id,
-            user_id=incoming.user_id,
-            message_ts=incoming.ts,
-            reply_thread_ts=None,
-            event_id=f"shortcut:{request.trigger_id or request.action_ts}"[:64],
-            text=text,
+        row = incoming.inbox_row(
+            event_id=f"shortcut:{request.trigger_id or request.action_ts}"[:64]
         )
         is_new = await db.store(lambda session: inbox.enqueue_message(session=session, message=row))
         if not is_new:
