@@ -80,9 +80,12 @@ class AgentViewApp:
 
 
 @asynccontextmanager
-async def agent_view_app(
-    slack: FakeSlack, database_url: str, assistants: Assistants, **settings: Any
-) -> AsyncIterator[AgentViewApp]:
+async def bolt_app(
+    slack: FakeSlack, database_url: str, *, learn_identity: bool = False, **settings: Any
+) -> AsyncIterator[tuple[AsyncApp, Settings, Database]]:
+    """A Bolt app as the bridge builds it (the bridge's client, signing secret, authorize,
+    acks after the listener), on a migrated database; `learn_identity`: ask auth.test first,
+    as the bridge does at start. Listeners are the caller's to register."""
     migrate(database_url)
     config = Settings(
         slack_bot_token=slack.bot_token,
@@ -94,16 +97,30 @@ async def agent_view_app(
     )
     async with aiohttp.ClientSession() as http:
         client = build_client(config, http)
+        identity = BotIdentity(client)
+        if learn_identity:
+            await identity.learn()
         app = AsyncApp(
             signing_secret=SECRET,
             client=client,
-            authorize=BotIdentity(client).authorize_function(),
+            authorize=identity.authorize_function(),
             process_before_response=True,
             raise_error_for_unhandled_request=True,
         )
         db = Database(database_url)
-        wired = AgentViewApp(app=app, db=db)
         unhandled.register(app)
+        try:
+            yield app, config, db
+        finally:
+            await db.close()
+
+
+@asynccontextmanager
+async def agent_view_app(
+    slack: FakeSlack, database_url: str, assistants: Assistants, **settings: Any
+) -> AsyncIterator[AgentViewApp]:
+    async with bolt_app(slack, database_url, **settings) as (app, config, db):
+        wired = AgentViewApp(app=app, db=db)
         commands.register(app, db=db, settings=config, assistants=assistants)
         title_thread = agent_view.register(
             app, db=db, assistants=assistants, spawn=wired.spawn, on_stop=wired.stopped.append
@@ -122,4 +139,3 @@ async def agent_view_app(
             for task in wired.tasks:
                 task.cancel()
             await asyncio.gather(*wired.tasks, return_exceptions=True)
-            await db.close()

@@ -10,26 +10,21 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from bot import messages
-from bot.config import DmScope, Settings
-from bot.slack.client import build_client
-from bot.slack.identity import BotIdentity
-from handlers import shortcuts, unhandled
+from bot.config import DmScope
+from handlers import shortcuts
 from handlers.routing import Incoming
-from storage.db import Database
-from storage.migrate import migrate
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_events import FORM, sign
 from tests.fakes.slack_interactions import interactive_form
 from tests.fakes.slack_store import TEAM_ID
+from tests.handlers.agent_view_app import SECRET, bolt_app
 
-SECRET = "test-signing-secret"
 CHANNEL = "C0DEV"
 
 
@@ -86,29 +81,12 @@ class ShortcutApp:
 async def shortcut_app(
     slack: FakeSlack, database_url: str, **settings: Any
 ) -> AsyncIterator[ShortcutApp]:
-    migrate(database_url)
-    config = Settings(
-        slack_bot_token=slack.bot_token,
-        slack_signing_secret=SECRET,
-        slack_api_url=slack.url + "/api/",
-        openai_api_key="sk-test",
-        database_url=database_url,
-        **settings,
-    )
-    async with aiohttp.ClientSession() as http:
-        client = build_client(config, http)
-        identity = BotIdentity(client)
-        await identity.learn()  # auth.test, as the bridge asks it once at start
-        app = AsyncApp(
-            signing_secret=SECRET,
-            client=client,
-            authorize=identity.authorize_function(),
-            process_before_response=True,
-            raise_error_for_unhandled_request=True,
-        )
-        db = Database(database_url)
+    async with bolt_app(slack, database_url, learn_identity=True, **settings) as (
+        app,
+        config,
+        db,
+    ):
         wired = ShortcutApp(app=app)
-        unhandled.register(app)
         shortcuts.register(
             app, db=db, settings=config, spawn=wired.spawn, on_accepted=wired.accepted.append
         )
@@ -116,7 +94,6 @@ async def shortcut_app(
             yield wired
         finally:
             await asyncio.gather(*wired.tasks, return_exceptions=True)
-            await db.close()
 
 
 def synchronously(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
