@@ -198,12 +198,11 @@ class AgentsBackend:
         # short timeout keeps a send inside the turn's lease.
         self._send_client = client.with_options(max_retries=0, timeout=_CREATE_SECONDS)
         self._agents = client.beta.agents
-        self._http = http
         self._reads = AgentsReads(client, http, stream_idle=stream_idle)
         # New-session placeholder → the session the create (or a recovery) found: handed
         # to the machine right after the call (`settled_conversation`).
         self._settled: Remembered[str] = Remembered()
-        # Turn → its session, for a resume (which is given the turn's id only).
+        # A streamed turn → its session, for a resume (which is given the turn's id only).
         self._session_of: Remembered[str] = Remembered()
         # Session → its agent's model (usage rows name a model).
         self._models: Remembered[str] = Remembered()
@@ -249,7 +248,7 @@ class AgentsBackend:
     ) -> AgentRunStream | str:
         """`start_run` with the session's stream opened first (it replays nothing): the
         stream, or the turn's id to poll when no stream could be opened."""
-        if self._http is None:
+        if not self._reads.streams:
             return await self.start_run(
                 conversation_id=conversation_id, assistant=assistant, messages=messages, brief=brief
             )
@@ -258,7 +257,7 @@ class AgentsBackend:
             turn_id = await self._find_turn(session_id, after=None)
             return await self._stream_or_id(session_id, turn_id)
         self._hosted[conversation_id] = self.reads_files(assistant)
-        source = await self._open_stream(conversation_id)
+        source = await self._reads.open_stream(conversation_id)
         if source is None:
             return await self.start_run(
                 conversation_id=conversation_id, assistant=assistant, messages=messages, brief=brief
@@ -360,7 +359,6 @@ class AgentsBackend:
                 await asyncio.sleep(delay)
             newest = await self._newest_turn(session_id)
             if newest is not None and newest != after:
-                self._session_of[newest] = session_id
                 return newest
         # Sent (202) but not listed yet: the start is tried again later, after a look
         # (`recover_run`), and a repeat of the send is harmless under its key.
@@ -386,7 +384,6 @@ class AgentsBackend:
     ) -> str:
         key = f"{conversation_id}:{round_key(run_id, [o.call_id for o in outputs])}"
         await self._send(conversation_id, tool_results(run_id, outputs), key)
-        self._session_of[run_id] = conversation_id
         return run_id  # the same turn goes on
 
     async def submit_tool_outputs_streamed(
@@ -398,7 +395,7 @@ class AgentsBackend:
         outputs: list[ToolOutput],
         brief: TurnBrief = NO_BRIEF,
     ) -> AgentRunStream | str:
-        source = await self._open_stream(conversation_id) if self._http else None
+        source = await self._reads.open_stream(conversation_id)
         try:
             await self.submit_tool_outputs(
                 conversation_id=conversation_id,
@@ -532,7 +529,6 @@ class AgentsBackend:
             return PENDING if session_id != conversation_id else None
         if newest == watermark:
             return None
-        self._session_of[newest] = session_id
         state = await self._look(session_id, newest)
         return newest if state.status is RunStatus.RUNNING else state
 
@@ -546,9 +542,9 @@ class AgentsBackend:
         """The session's stream again (it replays nothing), and one look at the turn: an end
         that came meanwhile is yielded at once."""
         session_id = self._session_of.get(run_id)
-        if session_id is None or self._http is None:
+        if session_id is None or not self._reads.streams:
             raise BackendError("no session known for the turn", transient=False, code="no_stream")
-        source = await self._open_stream(session_id)
+        source = await self._reads.open_stream(session_id)
         if source is None:
             raise BackendError("the session's stream did not open", transient=True)
         try:
@@ -560,7 +556,7 @@ class AgentsBackend:
         return AgentRunStream(source, turn_id=run_id, look=self._looker(session_id), ended=ended)
 
     async def _stream_or_id(self, session_id: str, turn_id: str) -> AgentRunStream | str:
-        source = await self._open_stream(session_id)
+        source = await self._reads.open_stream(session_id)
         return turn_id if source is None else self._stream(source, session_id, turn_id)
 
     def _stream(self, source: EventSource, session_id: str, turn_id: str) -> AgentRunStream:
@@ -572,9 +568,6 @@ class AgentsBackend:
             return await self._look(session_id, turn_id)
 
         return look
-
-    async def _open_stream(self, session_id: str) -> EventSource | None:
-        return await self._reads.open_stream(session_id)
 
     # Files ------------------------------------------------------------------------------
     def reads_files(self, assistant: Assistant) -> bool:
