@@ -424,7 +424,8 @@ class AgentsBackend:
     async def poll_run(
         self, *, conversation_id: str, run_id: str, assistant: Assistant
     ) -> RunState:
-        self._hosted[conversation_id] = self.reads_files(assistant)
+        if conversation_id not in self._hosted:  # a session keeps its assistant's environment
+            self._hosted[conversation_id] = self.reads_files(assistant)
         return await self._look(conversation_id, run_id)
 
     async def _look(self, session_id: str, turn_id: str) -> RunState:
